@@ -1,0 +1,46 @@
+"""Every ``DISKCACHE_ADMIN_*`` setting, read through one object on each access.
+
+Reading on each access (rather than caching) means ``override_settings`` in tests needs nothing
+else. Each property documents its type and default; the README lists the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Largest value preview the admin renders, in bytes.
+    "DISKCACHE_ADMIN_PREVIEW_LIMIT": 64 * 1024,
+    # Key prefixes (as the user wrote the key) that the key browser never lists or opens.
+    "DISKCACHE_ADMIN_HIDDEN_PREFIXES": (),
+    # "swap" | "clear" | "off": how the test runner and the pytest plugin isolate caches.
+    "DISKCACHE_ADMIN_TEST_ISOLATION": "swap",
+    # Whether the debug-toolbar panel shows a short preview of each value.
+    "DISKCACHE_ADMIN_PANEL_PREVIEW": True,
+}
+
+
+class Settings:
+    def _get(self, name: str) -> Any:
+        return getattr(settings, name, DEFAULTS[name])
+
+    @property
+    def PREVIEW_LIMIT(self) -> int:
+        return int(self._get("DISKCACHE_ADMIN_PREVIEW_LIMIT"))
+
+    @property
+    def HIDDEN_PREFIXES(self) -> tuple[str, ...]:
+        return tuple(self._get("DISKCACHE_ADMIN_HIDDEN_PREFIXES"))
+
+    @property
+    def TEST_ISOLATION(self) -> str:
+        return str(self._get("DISKCACHE_ADMIN_TEST_ISOLATION"))
+
+    @property
+    def PANEL_PREVIEW(self) -> bool:
+        return bool(self._get("DISKCACHE_ADMIN_PANEL_PREVIEW"))
+
+
+conf = Settings()

@@ -1,0 +1,105 @@
+"""Turning values into signed bytes and back.
+
+Every payload that could be unpickled carries an HMAC-SHA256 over the entry's full key, its mode
+and the payload, so a row or value file written by anyone without the secret (or copied from
+another key) is rejected *before* ``pickle.loads`` ever sees it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import pickle
+from collections.abc import Sequence
+from enum import IntEnum
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+class Mode(IntEnum):
+    """How a payload is encoded. Integers stay native so ``incr`` can run inside SQL."""
+
+    INT = 0
+    PICKLE = 1
+    JSON = 2
+
+
+class BadSignature(ValueError):
+    """The payload's signature does not verify with any known key."""
+
+
+class CorruptValue(ValueError):
+    """The payload verified (or was unsigned) but could not be decoded."""
+
+
+class UnserializableValue(pickle.PicklingError):
+    """The value cannot be stored with the configured serializer."""
+
+
+SERIALIZERS = ("pickle", "json")
+
+
+def is_native_int(value: object) -> bool:
+    # bool is an int subclass; it must round-trip as bool, so it is pickled instead.
+    return type(value) is int and _INT64_MIN <= value <= _INT64_MAX
+
+
+class Codec:
+    """Serialises and signs values; ``keys[0]`` signs, every key verifies (for rotation)."""
+
+    def __init__(
+        self,
+        keys: Sequence[bytes],
+        serializer: str = "pickle",
+        pickle_protocol: int = pickle.HIGHEST_PROTOCOL,
+    ) -> None:
+        if not keys:
+            raise ValueError("Codec needs at least one signing key.")
+        if serializer not in SERIALIZERS:
+            raise ValueError(f"Unknown serializer {serializer!r}; expected one of {SERIALIZERS}.")
+        self.keys = tuple(keys)
+        self.serializer = serializer
+        self.mode = Mode.PICKLE if serializer == "pickle" else Mode.JSON
+        self.pickle_protocol = pickle_protocol
+
+    def sign(self, key: str, mode: int, payload: bytes) -> bytes:
+        return hmac.digest(self.keys[0], _message(key, mode, payload), "sha256")
+
+    def verify(self, key: str, mode: int, payload: bytes, signature: bytes | None) -> bool:
+        if signature is None:
+            return False
+        message = _message(key, mode, payload)
+        return any(
+            hmac.compare_digest(hmac.digest(secret, message, "sha256"), signature)
+            for secret in self.keys
+        )
+
+    def dumps(self, key: str, value: object) -> tuple[int, bytes]:
+        """Encode ``value``; raise :class:`UnserializableValue` with the key and type if not."""
+        try:
+            if self.mode is Mode.PICKLE:
+                return Mode.PICKLE, pickle.dumps(value, self.pickle_protocol)
+            return Mode.JSON, json.dumps(value, separators=(",", ":")).encode()
+        except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+            raise UnserializableValue(
+                f"Cannot store the value for key {key!r}: a {type(value).__qualname__} cannot be"
+                f" serialized with {self.serializer} ({exc})."
+            ) from exc
+
+    def loads(self, key: str, mode: int, payload: bytes, signature: bytes | None) -> object:
+        """Verify, then decode. Never unpickles anything whose signature fails."""
+        if not self.verify(key, mode, payload, signature):
+            raise BadSignature(key)
+        try:
+            if mode == Mode.PICKLE:
+                return pickle.loads(payload)
+            if mode == Mode.JSON:
+                return json.loads(payload)
+        except Exception as exc:  # a verified payload that still fails is corruption
+            raise CorruptValue(f"{key!r}: {exc}") from exc
+        raise CorruptValue(f"{key!r}: unknown mode {mode}")
+
+
+def _message(key: str, mode: int, payload: bytes) -> bytes:
+    return b"%s\x00%d\x00%s" % (key.encode("utf-8", "surrogatepass"), mode, payload)

@@ -1,0 +1,84 @@
+"""The on-disk schema of a store: one SQLite database, ``cache.db``, per directory."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# ``key`` is the full made key (prefix, version and user key, as Django's key function made it);
+# ``user_key``/``prefix``/``version`` are kept apart so that browsing never has to parse it.
+# ``rank`` orders eviction: the store time for least-recently-stored, bumped in batches on reads
+# for least-recently-used. ``mode`` says how ``value`` is encoded (see codec.py); ``filename``
+# is set when the payload lives in a file beside the database instead of in ``value``.
+TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS entries (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        user_key TEXT NOT NULL,
+        prefix TEXT NOT NULL DEFAULT '',
+        version INTEGER NOT NULL DEFAULT 1,
+        family TEXT NOT NULL DEFAULT '',
+        store_time REAL NOT NULL,
+        rank REAL NOT NULL,
+        expire_time REAL,
+        tag TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        mode INTEGER NOT NULL,
+        signature BLOB,
+        filename TEXT,
+        value BLOB
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS counters (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        count INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL DEFAULT 0,
+        hits INTEGER NOT NULL DEFAULT 0,
+        misses INTEGER NOT NULL DEFAULT 0,
+        stats_since REAL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS snapshots (
+        taken REAL PRIMARY KEY,
+        count INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        hits INTEGER NOT NULL,
+        misses INTEGER NOT NULL
+    )
+    """,
+)
+
+# Partial indexes keep rows without an expiry or a tag out of those indexes entirely.
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS entries_rank ON entries (rank)",
+    "CREATE INDEX IF NOT EXISTS entries_expire ON entries (expire_time)"
+    " WHERE expire_time IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS entries_tag ON entries (tag) WHERE tag IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS entries_user_key ON entries (user_key)",
+    "CREATE INDEX IF NOT EXISTS entries_family ON entries (family, user_key)",
+)
+
+# Triggers keep the entry count and total size exact in one row, so neither is ever a scan.
+TRIGGERS = (
+    """
+    CREATE TRIGGER IF NOT EXISTS entries_count_insert AFTER INSERT ON entries BEGIN
+        UPDATE counters SET count = count + 1, size = size + NEW.size WHERE id = 0;
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS entries_count_delete AFTER DELETE ON entries BEGIN
+        UPDATE counters SET count = count - 1, size = size - OLD.size WHERE id = 0;
+    END
+    """,
+    """
+    CREATE TRIGGER IF NOT EXISTS entries_count_update AFTER UPDATE OF size ON entries BEGIN
+        UPDATE counters SET size = size - OLD.size + NEW.size WHERE id = 0;
+    END
+    """,
+)
+
+SEED = ("INSERT OR IGNORE INTO counters (id, count, size, hits, misses) VALUES (0, 0, 0, 0, 0)",)
+
+STATEMENTS = TABLES + INDEXES + TRIGGERS + SEED

@@ -1,0 +1,91 @@
+"""The OPTIONS a DiskCache alias accepts, parsed once and shared by the backend and the checks."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .engine import DEFAULT_FILE_THRESHOLD, POLICIES
+from .engine.codec import SERIALIZERS
+
+DEFAULT_SIZE_LIMIT = 2**30
+
+
+@dataclass(frozen=True)
+class DiskCacheOptions:
+    max_entries: int | None = 300
+    cull_frequency: int = 3
+    size_limit: int | None = DEFAULT_SIZE_LIMIT
+    eviction_policy: str = "least-recently-stored"
+    statistics: bool = True
+    serializer: str = "pickle"
+    file_threshold: int = DEFAULT_FILE_THRESHOLD
+    busy_timeout: float = 5.0
+
+
+# OPTIONS key -> (attribute, description of the accepted values)
+KNOWN: dict[str, tuple[str, str]] = {
+    "MAX_ENTRIES": ("max_entries", "a positive integer, or None for no limit"),
+    "CULL_FREQUENCY": ("cull_frequency", "an integer >= 0 (0 empties the cache when full)"),
+    "SIZE_LIMIT": ("size_limit", "a positive number of bytes, or None for no limit"),
+    "EVICTION_POLICY": ("eviction_policy", " or ".join(repr(p) for p in POLICIES)),
+    "STATISTICS": ("statistics", "True or False"),
+    "SERIALIZER": ("serializer", " or ".join(repr(s) for s in SERIALIZERS)),
+    "FILE_THRESHOLD": ("file_threshold", "a positive number of bytes"),
+    "BUSY_TIMEOUT": ("busy_timeout", "a positive number of seconds"),
+}
+
+
+class OptionError(ValueError):
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def unknown_options(options: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """Unknown keys with the closest known one, if any (``MAX_ENTRY`` -> ``MAX_ENTRIES``)."""
+    unknown = []
+    for name in options:
+        if name not in KNOWN:
+            close = difflib.get_close_matches(str(name).upper(), KNOWN, n=1, cutoff=0.6)
+            unknown.append((name, close[0] if close else None))
+    return unknown
+
+
+def _positive_int(name: str, value: Any, allow_none: bool, minimum: int = 1) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OptionError(name, f"{name} must be {KNOWN[name][1]}, not {value!r}.")
+    return value
+
+
+def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:
+    """Validate known OPTIONS; raise :class:`OptionError` naming the first bad one."""
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        if name not in KNOWN:
+            continue
+        attribute, accepted = KNOWN[name]
+        if name in ("MAX_ENTRIES", "SIZE_LIMIT"):
+            values[attribute] = _positive_int(name, value, allow_none=True)
+        elif name == "CULL_FREQUENCY":
+            values[attribute] = _positive_int(name, value, allow_none=False, minimum=0)
+        elif name == "FILE_THRESHOLD":
+            values[attribute] = _positive_int(name, value, allow_none=False)
+        elif name == "BUSY_TIMEOUT":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise OptionError(name, f"{name} must be {accepted}, not {value!r}.")
+            values[attribute] = float(value)
+        elif name == "STATISTICS":
+            if not isinstance(value, bool):
+                raise OptionError(name, f"{name} must be {accepted}, not {value!r}.")
+            values[attribute] = value
+        else:
+            allowed = POLICIES if name == "EVICTION_POLICY" else SERIALIZERS
+            if value not in allowed:
+                raise OptionError(name, f"{name} must be {accepted}, not {value!r}.")
+            values[attribute] = value
+    return DiskCacheOptions(**values)
