@@ -61,3 +61,6 @@ STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REDIS_URL = os.environ.get("DISKCACHE_ADMIN_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+# The project's own suite manages its caches explicitly; the isolation tests turn it on.
+DISKCACHE_ADMIN_TEST_ISOLATION = "off"

@@ -1,0 +1,283 @@
+"""The contract every adapter fulfils; the admin, the CLI and the panel use nothing else.
+
+An adapter wraps one configured alias. It declares its :class:`Capability` set honestly; every
+operation it does not support raises :class:`Unsupported`, which names the alias, the backend
+and what it cannot do. Reading never changes state: no statistics switched on, no access time
+bumped, no LRU reorder.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from django.core.cache.backends.base import BaseCache
+
+
+class Capability(str, enum.Enum):
+    STATS = "stats"  # entry count and what else the backend can say cheaply
+    HIT_STATS = "hit_stats"  # hits / misses
+    LIST_KEYS = "list_keys"  # browse and stream key names
+    SEARCH = "search"  # prefix / glob / substring filtering of keys
+    KEY_INFO = "key_info"  # size, stored/expiry times, tag of one key
+    PEEK = "peek"  # read one value without side effects
+    SET = "set"  # write a value (CLI set/store)
+    DELETE = "delete"  # delete given keys
+    TOUCH = "touch"  # change a key's expiry
+    CLEAR = "clear"  # remove this alias's entries (scoped to its KEY_PREFIX where shared)
+    FLUSH_DB = "flush_db"  # remove the whole server database, other aliases' data included
+    EXPIRE = "expire"  # purge expired entries
+    EVICT_TAG = "evict_tag"  # remove the entries of one tag
+    CULL = "cull"  # bring the store within its limits now
+    RESET_STATS = "reset_stats"
+    CHECK = "check"  # integrity check (and repair)
+    HISTOGRAMS = "histograms"  # value-size / expiry histograms and key families
+    SNAPSHOTS = "snapshots"  # hit ratio over time
+
+
+CAPABILITY_VERBS: dict[Capability, str] = {
+    Capability.STATS: "report statistics",
+    Capability.HIT_STATS: "report hits and misses",
+    Capability.LIST_KEYS: "list keys",
+    Capability.SEARCH: "search keys",
+    Capability.KEY_INFO: "describe a key",
+    Capability.PEEK: "read a value without side effects",
+    Capability.SET: "store values",
+    Capability.DELETE: "delete keys",
+    Capability.TOUCH: "change a key's expiry",
+    Capability.CLEAR: "clear its entries",
+    Capability.FLUSH_DB: "flush its whole database",
+    Capability.EXPIRE: "purge expired entries",
+    Capability.EVICT_TAG: "evict entries by tag",
+    Capability.CULL: "cull to its limits",
+    Capability.RESET_STATS: "reset statistics",
+    Capability.CHECK: "check its integrity",
+    Capability.HISTOGRAMS: "compute histograms",
+    Capability.SNAPSHOTS: "keep statistics snapshots",
+}
+
+
+class InspectionError(Exception):
+    """The backend could not answer (server down, store unreadable...): show, never 500."""
+
+
+class Unsupported(InspectionError):
+    def __init__(self, alias: str, backend: str, capability: Capability) -> None:
+        self.alias, self.backend, self.capability = alias, backend, capability
+        super().__init__(
+            f"Cache {alias!r} ({backend}) cannot {CAPABILITY_VERBS[capability]}."
+        )
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """What an alias can say about itself; ``None`` means "this backend cannot tell"."""
+
+    entries: int | None = None
+    expired: int | None = None  # expired but not yet purged
+    size: int | None = None  # bytes of stored values
+    volume: int | None = None  # bytes on disk / in server memory
+    size_limit: int | None = None
+    max_entries: int | None = None
+    hits: int | None = None
+    misses: int | None = None
+    evictions: int | None = None
+    eviction_policy: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific, JSON-safe
+
+    @property
+    def hit_ratio(self) -> float | None:
+        if self.hits is None or self.misses is None or not (self.hits + self.misses):
+            return None
+        return self.hits / (self.hits + self.misses)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key: str  # as the user wrote it
+    raw_key: str  # as stored (made key); identifies the entry for the adapter
+    prefix: str | None = None
+    version: int | None = None
+    family: str = ""
+    size: int | None = None
+    stored: float | None = None  # epoch seconds
+    expires: float | None = None  # epoch seconds; None: never (or unknown, see has_expiry)
+    has_expiry: bool = True  # False when the backend cannot tell expiry at all
+    tag: str | None = None
+    expired: bool = False
+
+
+MatchMode = Literal["prefix", "glob", "substring"]
+Order = Literal["key", "size", "stored", "expires"]
+
+
+@dataclass(frozen=True)
+class KeyQuery:
+    search: str = ""
+    match: MatchMode = "prefix"
+    family: str | None = None
+    tag: str | None = None
+    expired: bool | None = None  # None: all; True: only expired; False: only live
+    order: Order = "key"
+    descending: bool = False
+    cursor: str | None = None  # opaque, from KeyPage.next_cursor
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    keys: list[KeyInfo]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ValuePreview:
+    found: bool
+    type_name: str = ""
+    text: str = ""  # plain text (templates escape it): pretty JSON, else repr
+    truncated: bool = False
+    size: int | None = None
+    error: str | None = None  # why the value could not be shown
+
+
+@dataclass(frozen=True)
+class Removal:
+    count: int | None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Histogram:
+    title: str
+    buckets: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken: float
+    entries: int
+    size: int
+    hits: int
+    misses: int
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    kind: str
+    detail: str
+    fixed: bool = False
+
+
+class Adapter:
+    """Base adapter: every operation raises :class:`Unsupported` until a subclass provides it."""
+
+    kind: ClassVar[str] = "unknown"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self, alias: str, cache: BaseCache, config: dict[str, Any]) -> None:
+        self.alias = alias
+        self.cache = cache
+        self.config = config
+
+    @property
+    def backend_name(self) -> str:
+        return type(self.cache).__name__
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise Unsupported(self.alias, self.backend_name, capability)
+
+    def _unsupported(self, capability: Capability) -> Unsupported:
+        return Unsupported(self.alias, self.backend_name, capability)
+
+    # -- description -------------------------------------------------------------------------
+
+    def location(self) -> str:
+        """Where the data lives, with any password masked."""
+        return str(self.config.get("LOCATION", ""))
+
+    def stats(self) -> CacheStats:
+        raise self._unsupported(Capability.STATS)
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def keys(self, query: KeyQuery) -> KeyPage:
+        raise self._unsupported(Capability.LIST_KEYS)
+
+    def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
+        """Stream every key (glob ``pattern`` on the user key), never the whole keyspace at once."""
+        raise self._unsupported(Capability.LIST_KEYS)
+
+    def count_matching(self, query: KeyQuery) -> Removal:
+        raise self._unsupported(Capability.SEARCH)
+
+    def delete_matching(self, query: KeyQuery) -> Removal:
+        raise self._unsupported(Capability.SEARCH)
+
+    def key_info(self, raw_key: str) -> KeyInfo | None:
+        raise self._unsupported(Capability.KEY_INFO)
+
+    def make_raw_key(self, key: str, version: int | None = None) -> str:
+        """The stored key for a user key (Django's make_key)."""
+        return str(self.cache.make_key(key, version=version))
+
+    def peek(self, raw_key: str) -> tuple[bool, Any]:
+        """``(found, value)`` without any side effect."""
+        raise self._unsupported(Capability.PEEK)
+
+    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+        raise self._unsupported(Capability.PEEK)
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def set(
+        self, key: str, value: Any, timeout: float | None, tag: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        raise self._unsupported(Capability.SET)
+
+    def delete(self, raw_keys: list[str]) -> int:
+        """Delete entries by stored key; returns how many existed."""
+        raise self._unsupported(Capability.DELETE)
+
+    def touch(self, raw_key: str, timeout: float | None) -> bool:
+        raise self._unsupported(Capability.TOUCH)
+
+    def clear_preview(self) -> Removal:
+        """What :meth:`clear` would remove, as exactly as the backend can tell."""
+        raise self._unsupported(Capability.CLEAR)
+
+    def clear(self) -> Removal:
+        raise self._unsupported(Capability.CLEAR)
+
+    def flush_db(self) -> None:
+        raise self._unsupported(Capability.FLUSH_DB)
+
+    def expire(self) -> Removal:
+        raise self._unsupported(Capability.EXPIRE)
+
+    def evict(self, tag: str) -> Removal:
+        raise self._unsupported(Capability.EVICT_TAG)
+
+    def cull(self) -> Removal:
+        raise self._unsupported(Capability.CULL)
+
+    def reset_stats(self) -> None:
+        raise self._unsupported(Capability.RESET_STATS)
+
+    def check(self, fix: bool = False) -> list[CheckProblem]:
+        raise self._unsupported(Capability.CHECK)
+
+    def histograms(self) -> list[Histogram]:
+        raise self._unsupported(Capability.HISTOGRAMS)
+
+    def snapshots(self) -> list[Snapshot]:
+        raise self._unsupported(Capability.SNAPSHOTS)
+
+    def take_snapshot(self) -> Snapshot:
+        raise self._unsupported(Capability.SNAPSHOTS)
