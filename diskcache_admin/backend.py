@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from . import instrumentation
 from .engine import MISSING, Codec, Item, KeyParts, Removed, Stats, Store
 from .engine.store import EntryInfo, Problem
 from .options import DiskCacheOptions, OptionError, parse_options
+
+# Django's test for keys memcached would reject (django.core.cache.backends.base), compiled
+# here: the keys that match, or are too long, go through Django's validate_key for the warning.
+_KEY_WARNING_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 SIGNING_SALT = b"diskcache_admin.backend.DiskCache.signing"
 
@@ -38,23 +47,41 @@ class DiskCache(BaseCache):
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
+        # A bad configuration is raised on first use, not here: Django's own cache checks build
+        # every alias, and raising here would crash `manage.py check` before it could report
+        # diskcache_admin.E001/E005 with their hints.
+        self._configuration_error: ImproperlyConfigured | None = None
+        self.location = os.path.abspath(location) if location else ""
         if not location:
-            raise ImproperlyConfigured("DiskCache needs LOCATION: the directory of the cache.")
-        self.location = os.path.abspath(location)
+            self._configuration_error = ImproperlyConfigured(
+                "DiskCache needs LOCATION: the directory of the cache."
+            )
         raw_options: Mapping[str, Any] = params.get("OPTIONS") or {}
         try:
             self.options: DiskCacheOptions = parse_options(raw_options)
         except OptionError as exc:
-            raise ImproperlyConfigured(f"CACHES OPTIONS for {location!r}: {exc}") from exc
+            self.options = DiskCacheOptions()
+            self._configuration_error = ImproperlyConfigured(
+                f"CACHES OPTIONS for {location!r}: {exc}"
+            )
         # BaseCache's copies, for code that reads them; ours allow None (no limit).
         self._max_entries = self.options.max_entries or 0
         self._cull_frequency = self.options.cull_frequency
         self._store: Store | None = None
+        # A subclass that makes or validates keys its own way keeps Django's full path.
+        cls = type(self)
+        self._plain_keys = (
+            cls.make_key is BaseCache.make_key
+            and cls.validate_key is BaseCache.validate_key
+            and cls.make_and_validate_key is BaseCache.make_and_validate_key
+        )
 
     @property
     def store(self) -> Store:
         """The engine store (created on first use, so building the backend costs nothing)."""
         if self._store is None:
+            if self._configuration_error is not None:
+                raise self._configuration_error
             opts = self.options
             self._store = Store(
                 self.location,
@@ -71,8 +98,19 @@ class DiskCache(BaseCache):
 
     # -- keys --------------------------------------------------------------------------------
 
+    def _made_key(self, key: Any, version: int | None) -> str:
+        """``make_and_validate_key``, without its per-character scan for the usual clean key."""
+        if not self._plain_keys:
+            return self.make_and_validate_key(key, version=version)
+        made: str = self.key_func(
+            key, self.key_prefix, self.version if version is None else version
+        )
+        if len(made) > MEMCACHE_MAX_KEY_LENGTH or _KEY_WARNING_CHARS.search(made):
+            self.validate_key(made)  # Django's own code words the CacheKeyWarning
+        return made
+
     def _key(self, key: Any, version: int | None) -> tuple[str, KeyParts]:
-        made = self.make_and_validate_key(key, version=version)
+        made = self._made_key(key, version)
         return made, KeyParts(
             str(key), str(self.key_prefix), self.version if version is None else version
         )
@@ -118,7 +156,7 @@ class DiskCache(BaseCache):
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         started = time.perf_counter()
-        made, _ = self._key(key, version)
+        made = self._made_key(key, version)
         value = self.store.get(made)
         if instrumentation.observers():
             hit = value is not MISSING
@@ -143,7 +181,7 @@ class DiskCache(BaseCache):
         self, key: Any, timeout: float | object | None = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
         started = time.perf_counter()
-        made, _ = self._key(key, version)
+        made = self._made_key(key, version)
         touched = self.store.touch(made, self._expiry(timeout))
         if instrumentation.observers():
             self._report("touch", [key], [touched], started)
@@ -151,7 +189,7 @@ class DiskCache(BaseCache):
 
     def delete(self, key: Any, version: int | None = None) -> bool:
         started = time.perf_counter()
-        made, _ = self._key(key, version)
+        made = self._made_key(key, version)
         deleted = self.store.delete(made)
         if instrumentation.observers():
             self._report("delete", [key], [deleted], started)
@@ -159,7 +197,7 @@ class DiskCache(BaseCache):
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         started = time.perf_counter()
-        made, _ = self._key(key, version)
+        made = self._made_key(key, version)
         found = self.store.has(made)
         if instrumentation.observers():
             self._report("has_key", [key], [found], started)
@@ -167,7 +205,7 @@ class DiskCache(BaseCache):
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         started = time.perf_counter()
-        made_to_key = {self._key(key, version)[0]: key for key in keys}
+        made_to_key = {self._made_key(key, version): key for key in keys}
         found = self.store.get_many(list(made_to_key))
         result = {made_to_key[made]: value for made, value in found.items()}
         if instrumentation.observers():
@@ -203,13 +241,13 @@ class DiskCache(BaseCache):
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         started = time.perf_counter()
         keys = list(keys)
-        self.store.delete_many(self._key(key, version)[0] for key in keys)
+        self.store.delete_many(self._made_key(key, version) for key in keys)
         if instrumentation.observers():
             self._report("delete_many", keys, [None] * len(keys), started)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
         started = time.perf_counter()
-        made, _ = self._key(key, version)
+        made = self._made_key(key, version)
         try:
             value = self.store.incr(made, delta)
         except KeyError:
@@ -224,7 +262,7 @@ class DiskCache(BaseCache):
     def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         if version is None:
             version = self.version
-        made, _ = self._key(key, version)
+        made = self._made_key(key, version)
         new_made, new_parts = self._key(key, version + delta)
         if not self.store.rename(made, new_made, new_parts):
             raise ValueError(f"Key '{key}' not found")
@@ -323,4 +361,4 @@ class DiskCache(BaseCache):
 
     def entry(self, key: Any, version: int | None = None) -> EntryInfo | None:
         """Metadata of ``key``'s entry (live or expired), without reading its value."""
-        return self.store.entry(self._key(key, version)[0])
+        return self.store.entry(self._made_key(key, version))

@@ -13,13 +13,28 @@ from django.utils.module_loading import import_string
 from .options import OptionError, parse_options, unknown_options
 
 NETWORK_FILESYSTEMS = frozenset(
-    {"nfs", "nfs4", "cifs", "smbfs", "smb3", "fuse.sshfs", "9p", "ceph", "glusterfs", "lustre",
-     "afs", "fuse.gcsfuse", "fuse.s3fs", "davfs"}
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smbfs",
+        "smb3",
+        "fuse.sshfs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "afs",
+        "fuse.gcsfuse",
+        "fuse.s3fs",
+        "davfs",
+    }
 )
 
 
 def register() -> None:
     checks.register(check_caches, checks.Tags.caches)
+    checks.register(check_panel)
 
 
 def _disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -34,7 +49,9 @@ def _disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
             yield alias, config
 
 
-def check_caches(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_caches(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     for alias, config in _disk_aliases():
         messages.extend(_check_location(alias, config.get("LOCATION")))
@@ -125,3 +142,28 @@ def filesystem_type(path: str, mounts_file: str = "/proc/mounts") -> str | None:
         if _is_within(path, mount_point) and (best is None or len(mount_point) > best[0]):
             best = (len(mount_point), fstype)
     return best[1] if best else None
+
+
+def check_panel(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Our toolbar panel named in DEBUG_TOOLBAR_PANELS while the toolbar is not installed."""
+    panels = [p for p in getattr(settings, "DEBUG_TOOLBAR_PANELS", ()) if p.startswith(__package__)]
+    if not panels:
+        return []
+    try:
+        import debug_toolbar  # noqa: F401
+    except ImportError:
+        problem = "django-debug-toolbar is not installed"
+    else:
+        if "debug_toolbar" in settings.INSTALLED_APPS:
+            return []
+        problem = "'debug_toolbar' is not in INSTALLED_APPS"
+    return [
+        checks.Warning(
+            f"DEBUG_TOOLBAR_PANELS names {panels[0]!r}, but {problem}: the panel is never shown.",
+            hint="pip install 'django-diskcache-admin[toolbar]' and add 'debug_toolbar' to"
+            " INSTALLED_APPS (with its middleware and URLs), or remove the panel.",
+            id="diskcache_admin.W003",
+        )
+    ]

@@ -17,8 +17,12 @@ DEFAULTS: dict[str, Any] = {
     "DISKCACHE_ADMIN_HIDDEN_PREFIXES": (),
     # "swap" | "clear" | "off": how the test runner and the pytest plugin isolate caches.
     "DISKCACHE_ADMIN_TEST_ISOLATION": "swap",
+    # Aliases the test settings mark as test-only for "clear" mode: alias -> "database" | "prefix".
+    "DISKCACHE_ADMIN_TEST_SAFE_CACHES": {},
     # Whether the debug-toolbar panel shows a short preview of each value.
     "DISKCACHE_ADMIN_PANEL_PREVIEW": True,
+    # Response header cached_view sets to hit / miss / stale / bypass; None turns it off.
+    "DISKCACHE_ADMIN_CACHE_HEADER": "X-Cache",
 }
 
 
@@ -39,8 +43,18 @@ class Settings:
         return str(self._get("DISKCACHE_ADMIN_TEST_ISOLATION"))
 
     @property
+    def TEST_SAFE_CACHES(self) -> dict[str, str]:
+        marked = dict(self._get("DISKCACHE_ADMIN_TEST_SAFE_CACHES"))
+        return {str(alias): str(scope) for alias, scope in marked.items()}
+
+    @property
     def PANEL_PREVIEW(self) -> bool:
         return bool(self._get("DISKCACHE_ADMIN_PANEL_PREVIEW"))
+
+    @property
+    def CACHE_HEADER(self) -> str | None:
+        name = self._get("DISKCACHE_ADMIN_CACHE_HEADER")
+        return str(name) if name else None
 
 
 conf = Settings()

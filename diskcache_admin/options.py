@@ -59,7 +59,7 @@ def _positive_int(name: str, value: Any, allow_none: bool, minimum: int = 1) -> 
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise OptionError(name, f"{name} must be {KNOWN[name][1]}, not {value!r}.")
-    return value
+    return int(value)
 
 
 def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:

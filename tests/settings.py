@@ -20,7 +20,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "diskcache_admin",
     "testproject.clubs",
+    # Installed so the debug-toolbar panel can be tested; its middleware is only added by the
+    # panel tests, so no other test renders a toolbar.
+    "debug_toolbar",
 ]
+DEBUG_TOOLBAR_CONFIG = {"IS_RUNNING_TESTS": False}
+SILENCED_SYSTEM_CHECKS = ["debug_toolbar.W001"]
 
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

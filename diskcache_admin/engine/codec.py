@@ -7,6 +7,7 @@ another key) is rejected *before* ``pickle.loads`` ever sees it.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import pickle
@@ -63,17 +64,18 @@ class Codec:
         self.mode = Mode.PICKLE if serializer == "pickle" else Mode.JSON
         self.pickle_protocol = pickle_protocol
 
+        self._macs = tuple(_HmacSha256(secret) for secret in self.keys)
+
     def sign(self, key: str, mode: int, payload: bytes) -> bytes:
-        return hmac.digest(self.keys[0], _message(key, mode, payload), "sha256")
+        return self._macs[0].digest(_message(key, mode, payload))
 
     def verify(self, key: str, mode: int, payload: bytes, signature: bytes | None) -> bool:
         if signature is None:
             return False
         message = _message(key, mode, payload)
-        return any(
-            hmac.compare_digest(hmac.digest(secret, message, "sha256"), signature)
-            for secret in self.keys
-        )
+        if hmac.compare_digest(self._macs[0].digest(message), signature):
+            return True  # the current key: every value written since the last rotation
+        return any(hmac.compare_digest(mac.digest(message), signature) for mac in self._macs[1:])
 
     def dumps(self, key: str, value: object) -> tuple[int, bytes]:
         """Encode ``value``; raise :class:`UnserializableValue` with the key and type if not."""
@@ -81,7 +83,8 @@ class Codec:
             if self.mode is Mode.PICKLE:
                 return Mode.PICKLE, pickle.dumps(value, self.pickle_protocol)
             return Mode.JSON, json.dumps(value, separators=(",", ":")).encode()
-        except (pickle.PicklingError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        # PickleError, not only PicklingError: a __getstate__/__reduce__ may raise either.
+        except (pickle.PickleError, TypeError, AttributeError, ValueError, RecursionError) as exc:
             raise UnserializableValue(
                 f"Cannot store the value for key {key!r}: a {type(value).__qualname__} cannot be"
                 f" serialized with {self.serializer} ({exc})."
@@ -99,6 +102,31 @@ class Codec:
         except Exception as exc:  # a verified payload that still fails is corruption
             raise CorruptValue(f"{key!r}: {exc}") from exc
         raise CorruptValue(f"{key!r}: unknown mode {mode}")
+
+
+class _HmacSha256:
+    """HMAC-SHA256 (RFC 2104) with the padded key's two hash states computed once.
+
+    ``hmac.digest`` redoes that key setup on every call, which is most of its cost for the short
+    payloads a cache mostly holds; the output is identical (a test compares the two).
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) > _BLOCK:
+            secret = hashlib.sha256(secret).digest()
+        padded = secret.ljust(_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+_BLOCK = 64  # SHA-256's block size in bytes
 
 
 def _message(key: str, mode: int, payload: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import random
 import sqlite3
@@ -12,15 +13,19 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from . import schema
+from .files import make_private_dirs
 
 T = TypeVar("T")
 
 DB_NAME = "cache.db"
+# Writers queue on this file (flock) before asking SQLite for the write lock.
+WRITE_LOCK_NAME = "write.lock"
 
 # Bumped in every forked child: a connection opened under an older generation belongs to the
 # parent and must never be used (nor closed, which could checkpoint and unlink the parent's WAL).
 _generation = 0
 _inherited: list[sqlite3.Connection] = []
+_inherited_fds: list[int] = []
 
 
 def _after_fork_in_child() -> None:
@@ -54,6 +59,8 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._initialised_in: int | None = None
+        # (generation, lock between this process's threads, lock file descriptor or -1)
+        self._queue: tuple[int, threading.Lock, int] | None = None
 
     # -- connections -------------------------------------------------------------------------
 
@@ -87,7 +94,11 @@ class Database:
         return conn
 
     def _ensure_directory(self) -> None:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        make_private_dirs(self.directory)
+        # Create the database file owner-only before SQLite does (it would honour the umask);
+        # the -wal and -shm files SQLite creates later copy these permissions.
+        if not os.path.exists(self.path):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         with self._lock:
@@ -146,14 +157,92 @@ class Database:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
         conn = self.connection()
-        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        with self._writers_queue():
+            self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                self._retry(lambda: conn.execute("COMMIT"))
+            except BaseException:
+                # Left open, the transaction would make this thread's next BEGIN fail for good.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _writers_queue(self) -> Iterator[None]:
+        """Writers of every process and thread take turns on a lock file before BEGIN IMMEDIATE.
+
+        SQLite's own busy handler sleeps at least a millisecond between attempts, while a write
+        transaction here holds the lock for tens of microseconds: under contention writers
+        would mostly sleep. ``flock`` wakes the next writer as soon as the lock is released.
+        This is only a queue in front of SQLite's locking, which still guards every write: when
+        the lock file cannot be used, or the wait outlasts ``busy_timeout``, the writer goes on
+        to BEGIN IMMEDIATE without it.
+        """
+        queue = self._queue
+        if queue is None or queue[0] != _generation:
+            queue = self._open_queue()
+        _, thread_lock, fd = queue
+        if fd < 0 or not thread_lock.acquire(timeout=self.busy_timeout):
+            yield
+            return
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        self._retry(lambda: conn.execute("COMMIT"))
+            locked = self._flock(fd)
+            try:
+                yield
+            finally:
+                if locked:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            thread_lock.release()
+
+    def _flock(self, fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        except OSError:
+            return False
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.00002
+        while True:
+            time.sleep(delay)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+            except OSError:
+                return False
+            delay = min(delay * 2, 0.001)
+
+    def _open_queue(self) -> tuple[int, threading.Lock, int]:
+        with self._lock:
+            queue = self._queue
+            if queue is not None and queue[0] == _generation:
+                return queue
+            if queue is not None:
+                # The parent's descriptor: unlocking or closing it here could free the parent's
+                # lock, so the child keeps it open and opens its own.
+                _inherited_fds.append(queue[2])
+            try:
+                self._ensure_directory()
+                fd = os.open(
+                    os.path.join(self.directory, WRITE_LOCK_NAME),
+                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                    0o600,
+                )
+            except OSError:
+                fd = -1  # a read-only directory: SQLite's locking alone
+            self._queue = queue = (_generation, threading.Lock(), fd)
+            return queue
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -16,6 +16,30 @@ VALUES_DIR = "values"
 SUFFIX = ".val"
 
 
+def make_private_dirs(path: str) -> None:
+    """Create ``path`` and every missing parent with mode 0700, whatever the umask.
+
+    ``os.makedirs(mode=...)`` applies the mode to the last directory only; the parents it creates
+    get the umask's default (often 0755), which would let other users list the cache.
+    """
+    missing: list[str] = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+            continue  # another process or thread made it first; its mode is its own
+        os.chmod(directory, 0o700)  # a umask could have removed bits of 0700
+
+
 class ValueFiles:
     def __init__(self, directory: str) -> None:
         self.root = os.path.join(directory, VALUES_DIR)
@@ -28,7 +52,9 @@ class ValueFiles:
         name = secrets.token_hex(16)
         relative = os.path.join(name[:2], name + SUFFIX)
         full = self.path(relative)
-        os.makedirs(os.path.dirname(full), mode=0o700, exist_ok=True)
+        bucket = os.path.dirname(full)
+        if not os.path.isdir(bucket):
+            make_private_dirs(bucket)
         fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:

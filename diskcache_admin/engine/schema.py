@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# The key browser's "expires" order: never-expiring entries sort after every expiry time. Queries
+# must spell the expression exactly like the index does, or SQLite will not use the index.
+EXPIRES_ORDER = "coalesce(expire_time, 1e300)"
 
 # ``key`` is the full made key (prefix, version and user key, as Django's key function made it);
 # ``user_key``/``prefix``/``version`` are kept apart so that browsing never has to parse it.
@@ -58,6 +62,13 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS entries_tag ON entries (tag) WHERE tag IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS entries_user_key ON entries (user_key)",
     "CREATE INDEX IF NOT EXISTS entries_family ON entries (family, user_key)",
+    # Version 2: the key browser's sort orders, so that a page is an index range scan whatever
+    # the store's size (engine/browse.py). "Never expires" sorts after every expiry time.
+    "CREATE INDEX IF NOT EXISTS entries_size ON entries (size)",
+    "CREATE INDEX IF NOT EXISTS entries_stored ON entries (store_time)",
+    f"CREATE INDEX IF NOT EXISTS entries_expires_order ON entries ({EXPIRES_ORDER})",
+    # Store.volume() sums the sizes of file-held values: a covering index keeps that off the table.
+    "CREATE INDEX IF NOT EXISTS entries_file_size ON entries (size) WHERE filename IS NOT NULL",
 )
 
 # Triggers keep the entry count and total size exact in one row, so neither is ever a scan.

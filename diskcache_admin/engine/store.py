@@ -10,13 +10,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from .codec import BadSignature, Codec, CorruptValue, Mode, is_native_int
 from .connection import Database, StoreLocked
 from .files import ValueFiles
 
 logger = logging.getLogger("diskcache_admin.engine")
+
+T = TypeVar("T")
 
 POLICIES: Final = ("least-recently-stored", "least-recently-used")
 
@@ -141,8 +143,27 @@ class _Shared:
         self.logged: set[tuple[str, str]] = set()
 
 
+# Unflushed hits, misses and access times taken for one transaction.
+_Taken = tuple[int, int, dict[int, float]]
+
 _registry: dict[str, _Shared] = {}
 _registry_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # The parent still holds its unflushed counts and access times and will write them itself:
+    # a child that flushed its copy too would count every one of them twice. Locks are renewed
+    # because another parent thread may have held one at the moment of the fork.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for shared in _registry.values():
+        shared.lock = threading.Lock()
+        shared.hits = shared.misses = 0
+        shared.accessed = {}
+        shared.last_flush = time.monotonic()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _shared_for(directory: str, busy_timeout: float) -> _Shared:
@@ -159,6 +180,37 @@ _ENTRY_COLUMNS = (
 )
 _LIVE = "(expire_time IS NULL OR expire_time > ?)"
 _ROW = "id, mode, value, signature, filename"
+# Built once: the hot paths then pass the very same string, which sqlite3's statement cache
+# finds without formatting a new one on every call.
+_GET = f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}"
+
+
+_LOOKUP = (
+    "SELECT c.count, c.size, e.id, e.filename, e.size, e.user_key, e.prefix, e.version, e.tag,"
+    " e.expire_time FROM counters AS c LEFT JOIN entries AS e ON e.key = ? WHERE c.id = 0"
+)
+_INSERT = (
+    "INSERT INTO entries (key, user_key, prefix, version, family, store_time, rank,"
+    " expire_time, tag, size, mode, signature, filename, value)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATES: dict[tuple[bool, ...], str] = {}
+
+
+def _update_sql(changed: tuple[bool, ...]) -> str:
+    """The UPDATE of an overwritten entry that assigns only ``changed`` optional columns.
+
+    ``changed`` flags, in order: key parts (and family), size, tag, expire time.
+    """
+    sql = _UPDATES.get(changed)
+    if sql is None:
+        optional = ("user_key = ?, prefix = ?, version = ?, family = ?", "size = ?", "tag = ?")
+        columns = ["store_time = ?, rank = ?, mode = ?, signature = ?, filename = ?, value = ?"]
+        columns += [
+            c for c, flag in zip((*optional, "expire_time = ?"), changed, strict=True) if flag
+        ]
+        sql = _UPDATES[changed] = f"UPDATE entries SET {', '.join(columns)} WHERE id = ?"
+    return sql
 
 
 class Store:
@@ -200,14 +252,7 @@ class Store:
 
     def get(self, key: str) -> Any:
         """The live value of ``key``, or :data:`MISSING`."""
-        row = (
-            self.db.connection()
-            .execute(
-                f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}",
-                (key, self.clock()),
-            )
-            .fetchone()
-        )
+        row = self.db.connection().execute(_GET, (key, self.clock())).fetchone()
         value = MISSING if row is None else self._decode(key, row)
         self._count(value is not MISSING, row[0] if row is not None else None)
         return value
@@ -301,7 +346,24 @@ class Store:
         tag: str | None = None,
     ) -> bool:
         """Store ``value``; ``False`` when it cannot fit within SIZE_LIMIT at all."""
-        return not self.set_many([Item(key, parts, value, expire_time, tag)])
+        # set_many() of one item, without its per-batch bookkeeping.
+        encoded = self._encode(Item(key, parts, value, expire_time, tag))
+        now = self.clock()
+        garbage: list[str | None] = []
+
+        def write(conn: sqlite3.Connection) -> bool:
+            garbage.clear()
+            return self._put(conn, encoded, now, garbage)
+
+        try:
+            stored = self._write(write)
+        except BaseException:
+            self.files.remove([encoded.filename])
+            raise
+        if not stored:
+            garbage.append(encoded.filename)
+        self.files.remove(garbage)
+        return stored
 
     def add(
         self,
@@ -543,13 +605,18 @@ class Store:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _write(self, operation: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """A write transaction that also carries this process's pending counters."""
 
-        def run(conn: sqlite3.Connection) -> Any:
-            result = operation(conn)
-            self._flush_into(conn)
-            return result
+        def run(conn: sqlite3.Connection) -> T:
+            # Pending access times go in first, so that an eviction inside ``operation`` sees the
+            # latest reads (least-recently-used); a failed transaction puts the counts back.
+            taken = self._flush_into(conn)
+            try:
+                return operation(conn)
+            except BaseException:
+                self._restore(taken)
+                raise
 
         return self.db.run_write(run)
 
@@ -557,10 +624,11 @@ class Store:
         shared = self._shared
         return bool(shared.hits or shared.misses or shared.accessed)
 
-    def _flush_into(self, conn: sqlite3.Connection) -> None:
+    def _flush_into(self, conn: sqlite3.Connection) -> _Taken | None:
+        """Move the pending counts into ``conn``'s transaction; return what was taken."""
         shared = self._shared
         if not (shared.hits or shared.misses or shared.accessed):
-            return
+            return None
         with shared.lock:
             hits, misses, accessed = shared.hits, shared.misses, shared.accessed
             shared.hits = shared.misses = 0
@@ -579,24 +647,36 @@ class Store:
                     [(when, entry_id) for entry_id, when in accessed.items()],
                 )
         except BaseException:
-            with shared.lock:  # the transaction rolls back, so the counts must not be lost
-                shared.hits += hits
-                shared.misses += misses
-                for entry_id, when in accessed.items():
-                    shared.accessed.setdefault(entry_id, when)
+            self._restore((hits, misses, accessed))
             raise
+        return hits, misses, accessed
+
+    def _restore(self, taken: _Taken | None) -> None:
+        """The transaction rolled back: the counts it carried must not be lost."""
+        if taken is None:
+            return
+        hits, misses, accessed = taken
+        shared = self._shared
+        with shared.lock:
+            shared.hits += hits
+            shared.misses += misses
+            for entry_id, when in accessed.items():
+                shared.accessed.setdefault(entry_id, when)
 
     def _count(self, hit: bool, entry_id: int | None) -> None:
+        # Runs on every get: kept to a lock, an addition and a comparison.
+        shared = self._shared
         if self.statistics:
-            with self._shared.lock:
+            with shared.lock:
                 if hit:
-                    self._shared.hits += 1
+                    shared.hits += 1
                 else:
-                    self._shared.misses += 1
-        if hit and entry_id is not None:
-            self._note_access(entry_id)
-        if self.statistics or self._lru:
-            self._maybe_flush()
+                    shared.misses += 1
+        elif not self._lru:
+            return
+        if hit and entry_id is not None and self._lru:
+            shared.accessed[entry_id] = self.clock()
+        self._maybe_flush()
 
     def _note_access(self, entry_id: int) -> None:
         if self._lru:
@@ -722,41 +802,54 @@ class Store:
             if row is not None:
                 garbage.append(row[0])
             return False
-        existing = conn.execute("SELECT filename FROM entries WHERE key = ?", (e.key,)).fetchone()
-        if existing is None and self.max_entries is not None:
-            count = conn.execute("SELECT count FROM counters WHERE id = 0").fetchone()[0]
-            if count >= self.max_entries:
-                self._cull_for_insert(conn, count, now, garbage)
-        elif existing is not None:
-            garbage.append(existing[0])
-        conn.execute(
-            "INSERT INTO entries (key, user_key, prefix, version, family, store_time, rank,"
-            " expire_time, tag, size, mode, signature, filename, value)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET user_key = excluded.user_key,"
-            " prefix = excluded.prefix, version = excluded.version, family = excluded.family,"
-            " store_time = excluded.store_time, rank = excluded.rank,"
-            " expire_time = excluded.expire_time, tag = excluded.tag, size = excluded.size,"
-            " mode = excluded.mode, signature = excluded.signature,"
-            " filename = excluded.filename, value = excluded.value",
-            (
-                e.key,
-                e.parts.user_key,
-                e.parts.prefix,
-                e.parts.version,
-                family_of(e.parts.user_key),
-                now,
-                now,
-                e.expire_time,
-                e.tag,
-                e.size,
-                e.mode,
-                e.signature,
-                e.filename,
-                e.value,
-            ),
+        # One lookup for the counters and the entry being replaced, if any.
+        (count, total, entry_id, old_file, old_size, *old_parts, old_tag, old_expiry) = (
+            conn.execute(_LOOKUP, (e.key,)).fetchone()
         )
-        if self.size_limit is not None:
+        parts = e.parts
+        if entry_id is None:
+            if self.max_entries is not None and count >= self.max_entries:
+                self._cull_for_insert(conn, count, now, garbage)
+            conn.execute(
+                _INSERT,
+                (
+                    e.key,
+                    parts.user_key,
+                    parts.prefix,
+                    parts.version,
+                    family_of(parts.user_key),
+                    now,
+                    now,
+                    e.expire_time,
+                    e.tag,
+                    e.size,
+                    e.mode,
+                    e.signature,
+                    e.filename,
+                    e.value,
+                ),
+            )
+            total += e.size  # an overestimate after a cull, which _evict_for_size re-reads
+        else:
+            garbage.append(old_file)
+            # Only the columns that change are assigned: every assigned column rewrites its
+            # indexes (and the size trigger), which is most of what an overwrite costs.
+            new_parts = [parts.user_key, parts.prefix, parts.version]
+            changed = (new_parts != old_parts, e.size != old_size, e.tag != old_tag)
+            changed += (e.expire_time != old_expiry,)
+            params: list[Any] = [now, now, e.mode, e.signature, e.filename, e.value]
+            if changed[0]:
+                params += [*new_parts, family_of(parts.user_key)]
+            if changed[1]:
+                params.append(e.size)
+            if changed[2]:
+                params.append(e.tag)
+            if changed[3]:
+                params.append(e.expire_time)
+            params.append(entry_id)
+            conn.execute(_update_sql(changed), params)
+            total += e.size - old_size
+        if self.size_limit is not None and total > self.size_limit:
             self._evict_for_size(conn, e.key, garbage)
         return True
 

@@ -63,6 +63,14 @@ class InspectionError(Exception):
     """The backend could not answer (server down, store unreadable...): show, never 500."""
 
 
+class UnsupportedQuery(InspectionError):
+    """A key query asks for an order, match mode or filter this adapter cannot serve.
+
+    Check :attr:`Adapter.orders`, :attr:`Adapter.match_modes` and :attr:`Adapter.key_filters`
+    first to offer only what works.
+    """
+
+
 class Unsupported(InspectionError):
     def __init__(self, alias: str, backend: str, capability: Capability) -> None:
         self.alias, self.backend, self.capability = alias, backend, capability
@@ -124,6 +132,8 @@ class KeyQuery:
     descending: bool = False
     cursor: str | None = None  # opaque, from KeyPage.next_cursor
     limit: int = 50
+    # User-key prefixes never listed, counted or deleted (e.g. DISKCACHE_ADMIN_HIDDEN_PREFIXES).
+    exclude_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,12 @@ class Adapter:
 
     kind: ClassVar[str] = "unknown"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # What keys() can do with a KeyQuery; anything else raises UnsupportedQuery.
+    orders: ClassVar[tuple[Order, ...]] = ()
+    match_modes: ClassVar[tuple[MatchMode, ...]] = ()
+    key_filters: ClassVar[frozenset[str]] = frozenset()  # of "family", "tag", "expired"
+    # Set when the alias could not be inspected at all (its backend failed to build): why.
+    error: str | None = None
 
     def __init__(self, alias: str, cache: BaseCache, config: dict[str, Any]) -> None:
         self.alias = alias
@@ -281,3 +297,21 @@ class Adapter:
 
     def take_snapshot(self) -> Snapshot:
         raise self._unsupported(Capability.SNAPSHOTS)
+
+    def latest_snapshot(self) -> Snapshot | None:
+        raise self._unsupported(Capability.SNAPSHOTS)
+
+    def check_query(self, query: KeyQuery) -> None:
+        """Raise :class:`UnsupportedQuery` if ``keys()`` cannot serve ``query`` as asked."""
+        problems = []
+        if query.order not in self.orders:
+            problems.append(f"sort by {query.order}")
+        if query.search and query.match not in self.match_modes:
+            problems.append(f"{query.match} search")
+        for name in ("family", "tag", "expired"):
+            if getattr(query, name) is not None and name not in self.key_filters:
+                problems.append(f"filter by {name}")
+        if problems:
+            raise UnsupportedQuery(
+                f"Cache {self.alias!r} ({self.backend_name}) cannot {', '.join(problems)}."
+            )

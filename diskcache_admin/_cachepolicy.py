@@ -1,0 +1,323 @@
+"""The policy half of ``cached_view``: keys, what may be cached, and the stored payload.
+
+Nothing here runs a view, so every rule can be tested with ``RequestFactory`` alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote
+
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.template.response import SimpleTemplateResponse
+from django.utils.cache import cc_delim_re
+from django.utils.translation import get_language
+
+from ._stampede import Barrier, Engine
+
+KeyFunc = Callable[..., "str | None"]
+VaryKind = Literal["user", "language", "GET", "header"]
+
+PAYLOAD_VERSION = 1
+REFUSED_CACHE_CONTROL = frozenset({"private", "no-store", "no-cache"})
+# Never stored: they describe one connection or one client, not the page.
+UNSTORED_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "set-cookie",
+        "date",
+        "age",
+    }
+)
+
+
+@dataclass(frozen=True)
+class VaryPart:
+    """One ``vary_on`` entry: ``"user"``, ``"language"``, ``"GET:<param>"``, ``"header:<Name>"``."""
+
+    kind: VaryKind
+    name: str = ""
+
+    @classmethod
+    def parse(cls, spec: str) -> VaryPart:
+        if spec == "user":
+            return cls("user")
+        if spec == "language":
+            return cls("language")
+        kind, sep, name = spec.partition(":")
+        if sep and name and kind == "GET":
+            return cls("GET", name)
+        if sep and name and kind.lower() == "header":
+            return cls("header", name.lower())
+        raise ValueError(
+            f"Unknown vary_on entry {spec!r}: use 'user', 'language', 'GET:<param>' or"
+            " 'header:<Name>'."
+        )
+
+    def render(self, request: HttpRequest) -> str:
+        # Values are %-quoted, so no value can forge a separator; an absent parameter or header
+        # has no "=" at all, so it never shares a key with an empty one.
+        if self.kind == "user":
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                return f"user={quote(str(user.pk), safe='')}"
+            return "user=anonymous"
+        if self.kind == "language":
+            language = getattr(request, "LANGUAGE_CODE", None) or get_language() or ""
+            return f"language={quote(language, safe='')}"
+        if self.kind == "GET":
+            values = request.GET.getlist(self.name) if self.name in request.GET else None
+            label = f"GET:{self.name}"
+        else:
+            value = request.headers.get(self.name)
+            values = None if value is None else [value]
+            label = f"header:{self.name}"
+        if values is None:
+            return label
+        return label + "=" + ",".join(quote(v, safe="") for v in values)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+class CachePolicy:
+    """What ``cached_view`` caches, under which key, and what it refuses to cache."""
+
+    def __init__(
+        self,
+        key: str | KeyFunc,
+        *,
+        timeout: float | None,
+        cache: str,
+        vary_on: Iterable[str],
+        per_user: bool | None,
+        barrier: Barrier | None,
+        beta: float,
+        stale_while_revalidate: float | None,
+        max_age: int | None,
+        name: str = "",
+    ) -> None:
+        if not (isinstance(key, str) or callable(key)):
+            raise TypeError("key must be a format string or a callable returning str | None.")
+        parts = [VaryPart.parse(spec) for spec in vary_on]
+        if per_user and VaryPart("user") not in parts:
+            parts.append(VaryPart("user"))
+        if max_age is not None and max_age < 0:
+            raise ValueError("max_age must be None (send nothing) or 0 or more seconds.")
+        self.key = key
+        self.vary_on: tuple[VaryPart, ...] = tuple(parts)
+        self.per_user = per_user
+        self.max_age = max_age
+        self.name = name
+        self.engine = Engine(cache, timeout, barrier, beta, stale_while_revalidate)
+
+    @property
+    def alias(self) -> str:
+        return self.engine.alias
+
+    @property
+    def timeout(self) -> float | None:
+        return self.engine.timeout
+
+    @property
+    def cache(self) -> BaseCache:
+        return caches[self.engine.alias]
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def base_key(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> str | None:
+        """The key before the ``vary_on`` parts: the format string filled in, or the callable's."""
+        if isinstance(self.key, str):
+            try:
+                return self.key.format(*args, **kwargs)
+            except (IndexError, KeyError) as exc:
+                raise TypeError(
+                    f"cached_view key {self.key!r} needs the view argument {exc}; pass it."
+                ) from None
+        if request is None:
+            raise TypeError("This view's key is a callable: pass request= as well.")
+        result = self.key(request, *args, **kwargs)
+        if result is not None and not isinstance(result, str):
+            raise TypeError(f"The key callable returned {type(result).__name__}, not str | None.")
+        return result
+
+    def vary_parts(self, request: HttpRequest) -> list[str]:
+        return [part.render(request) for part in self.vary_on]
+
+    def key_for(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
+        """The readable key of this request (``None``: not cached), e.g. ``club:chess|user=7``."""
+        base = self.base_key(request, *args, **kwargs)
+        if base is None:
+            return None
+        return "|".join([base, *self.vary_parts(request)])
+
+    def _generation_key(self, base: str) -> str:
+        return f"dca.view.g:{_digest(base)}"
+
+    def storage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
+        """The cache key the response is stored under (hashed; it names a key generation)."""
+        base = self.base_key(request, *args, **kwargs)
+        if base is None:
+            return None
+        if not self.vary_on:
+            return f"dca.view.v:{_digest(base)}"
+        # Varied entries cannot be listed, so invalidation replaces the generation they hang on.
+        cache = self.cache
+        generation_key = self._generation_key(base)
+        generation = cache.get(generation_key)
+        if generation is None:
+            cache.add(generation_key, secrets.token_hex(8), None)
+            generation = cache.get(generation_key)
+        return self._varied_key(base, request, generation)
+
+    async def astorage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
+        base = self.base_key(request, *args, **kwargs)
+        if base is None:
+            return None
+        if not self.vary_on:
+            return f"dca.view.v:{_digest(base)}"
+        cache = self.cache
+        generation_key = self._generation_key(base)
+        generation = await cache.aget(generation_key)
+        if generation is None:
+            await cache.aadd(generation_key, secrets.token_hex(8), None)
+            generation = await cache.aget(generation_key)
+        return self._varied_key(base, request, generation)
+
+    def _varied_key(self, base: str, request: HttpRequest, generation: Any) -> str:
+        logical = "|".join([base, *self.vary_parts(request)])
+        return "dca.view.v:" + _digest(f"{logical}|generation={generation}")
+
+    # -- invalidation ---------------------------------------------------------------------------
+
+    def invalidate(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> bool:
+        """Forget every cached variant for these view arguments; ``True`` if one was known."""
+        base = self.base_key(request, *args, **kwargs)
+        return False if base is None else self.invalidate_key(base)
+
+    def invalidate_key(self, base: str) -> bool:
+        """Forget every cached variant stored under ``base`` (what :meth:`base_key` returns)."""
+        if self.vary_on:
+            return bool(self.cache.delete(self._generation_key(base)))
+        return bool(self.cache.delete(f"dca.view.v:{_digest(base)}"))
+
+    # -- what may be cached ---------------------------------------------------------------------
+
+    def _names_user(self) -> bool:
+        return VaryPart("user") in self.vary_on
+
+    def request_refusal(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
+        """Why this request may neither read nor fill the cache, or ``None``."""
+        if request.method not in ("GET", "HEAD"):
+            return f"{request.method} requests are never cached"
+        if self.timeout == 0:
+            return "timeout is 0"
+        if self.per_user is False or self._names_user():
+            return None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return "the user is authenticated and the key does not vary on the user"
+        if "authorization" in request.headers and VaryPart("header", "authorization") not in (
+            self.vary_on
+        ):
+            return "the request has an Authorization header and the key does not vary on it"
+        return None
+
+    def response_refusal(self, request: HttpRequest, response: HttpResponseBase) -> str | None:
+        """Why this response may not be stored, or ``None`` (the request rules come first)."""
+        refusal = self.request_refusal(request)
+        if refusal is not None:
+            return refusal
+        if request.method == "HEAD":
+            return "HEAD responses are served from the GET entry but never stored"
+        if response.status_code != 200:
+            return f"status {response.status_code} is not 200"
+        if response.streaming:
+            return "streaming responses are never cached"
+        if response.cookies:
+            return "the response sets cookies"
+        for directive in cc_delim_re.split(response.headers.get("Cache-Control", "")):
+            name = directive.split("=", 1)[0].strip().lower()
+            if name in REFUSED_CACHE_CONTROL:
+                return f"the response says Cache-Control: {name}"
+        refusal = self._vary_refusal(response)
+        if refusal is not None:
+            return refusal
+        # get_token() sets this flag (Django >= 4.1): the page embeds this visitor's CSRF token.
+        if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+            return "the response used the CSRF token"
+        return None
+
+    def _vary_refusal(self, response: HttpResponseBase) -> str | None:
+        covered = {part.name for part in self.vary_on if part.kind == "header"}
+        if self._names_user() or self.per_user is False:
+            covered |= {"cookie", "authorization"}
+        if VaryPart("language") in self.vary_on:
+            covered.add("accept-language")
+        for header in cc_delim_re.split(response.headers.get("Vary", "")):
+            header = header.strip().lower()
+            if header == "*":
+                return "the response says Vary: *"
+            if header and header not in covered:
+                return f"the response varies on {header}, which the key does not"
+        return None
+
+    def refusal(self, request: HttpRequest, response: HttpResponseBase | None = None) -> str | None:
+        """Why the request (and, if given, the response) may not be cached, or ``None``."""
+        if response is None:
+            return self.request_refusal(request)
+        return self.response_refusal(request, response)
+
+    def is_cacheable(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        """Whether ``response`` to ``request`` would be stored."""
+        return self.response_refusal(request, response) is None
+
+    # -- payload --------------------------------------------------------------------------------
+
+    def to_payload(self, response: HttpResponseBase) -> dict[str, Any]:
+        """A small dict of plain types (never a pickled response): status, body, safe headers."""
+        assert isinstance(response, HttpResponse)
+        headers = [
+            [name, value]
+            for name, value in response.headers.items()
+            if name.lower() not in UNSTORED_HEADERS
+        ]
+        # latin-1 maps every byte to one character, so the body survives a JSON serializer.
+        return {
+            "version": PAYLOAD_VERSION,
+            "status": response.status_code,
+            "body": response.content.decode("latin-1"),
+            "headers": headers,
+        }
+
+    @staticmethod
+    def from_payload(payload: Any) -> HttpResponse | None:
+        if not isinstance(payload, dict) or payload.get("version") != PAYLOAD_VERSION:
+            return None
+        response = HttpResponse(payload["body"].encode("latin-1"), status=payload["status"])
+        for name, value in payload["headers"]:
+            response.headers[name] = value
+        return response
+
+
+def render_if_needed(response: HttpResponseBase) -> HttpResponseBase:
+    # A TemplateResponse renders after the view returns; its content is needed now.
+    if isinstance(response, SimpleTemplateResponse) and not response.is_rendered:
+        response.render()
+    return response

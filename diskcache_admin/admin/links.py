@@ -1,0 +1,24 @@
+"""Links into the admin for other faces (the debug-toolbar panel links each key it shows)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+from ..inspection.base import InspectionError
+from .helpers import encode_key, is_hidden
+
+
+def key_url(alias: str, key: str, version: int | None = None, site: str = "admin") -> str | None:
+    """The key detail page of ``key`` (as the user wrote it), or ``None`` when there is none."""
+    from ..inspection import get_adapter
+
+    if alias not in settings.CACHES or is_hidden(key):
+        return None
+    try:
+        raw_key = get_adapter(alias).make_raw_key(key, version)
+        return reverse(
+            f"{site}:diskcache_admin_cache_key", args=(alias, encode_key(raw_key)), current_app=site
+        )
+    except (InspectionError, NoReverseMatch):
+        return None

@@ -1,0 +1,405 @@
+"""Queries behind the key browser and the charts: keyset pages, search, counts, histograms and
+statistics snapshots. No Django here.
+
+Every page is one index range scan: rows are ordered by ``(sort value, id)`` and the next page
+starts strictly after the last row's pair, so a page costs the same at any depth and at any store
+size (OFFSET would cost the depth). Nothing here reads a value through :meth:`Store.get`, so no
+hit is counted and no access time moves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from .codec import Mode
+from .schema import EXPIRES_ORDER
+from .store import EntryInfo, Removed, Store
+
+MatchMode = Literal["prefix", "glob", "substring"]
+Order = Literal["key", "size", "stored", "expires"]
+
+ORDER_EXPRESSIONS: Final[dict[str, str]] = {
+    "key": "user_key",
+    "size": "size",
+    "stored": "store_time",
+    "expires": EXPIRES_ORDER,
+}
+
+# Same columns and order as EntryInfo's fields.
+_COLUMNS: Final = (
+    "id, key, user_key, prefix, version, family, store_time, expire_time, tag, size, mode, filename"
+)
+
+# A week of snapshots at the default five-minute interval.
+SNAPSHOTS_KEPT: Final = 2016
+
+SIZE_BUCKETS: Final = (
+    ("< 100 B", 0, 100),
+    ("100 B - 1 KiB", 100, 1024),
+    ("1 - 10 KiB", 1024, 10 * 1024),
+    ("10 - 100 KiB", 10 * 1024, 100 * 1024),
+    ("100 KiB - 1 MiB", 100 * 1024, 1024 * 1024),
+    ("1 - 10 MiB", 1024 * 1024, 10 * 1024 * 1024),
+    (">= 10 MiB", 10 * 1024 * 1024, None),
+)
+
+EXPIRY_BUCKETS: Final = (
+    ("within 1 min", 60.0),
+    ("within 1 h", 3600.0),
+    ("within 1 day", 86400.0),
+)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which entries a page, a count or a bulk delete covers (all conditions must hold)."""
+
+    search: str = ""
+    match: MatchMode = "prefix"
+    family: str | None = None
+    tag: str | None = None
+    expired: bool | None = None  # None: all; True: only expired; False: only live
+    exclude_prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[EntryInfo]
+    after: tuple[Any, int] | None  # pass back as ``after`` for the next page; None: last page
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """An entry's stored payload, not decoded; ``payload`` is None when it was not read."""
+
+    key: str
+    mode: int
+    payload: bytes | int | None
+    signature: bytes | None
+    size: int
+    missing_file: bool = False
+    too_large: bool = False
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix`` (None: no bound)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates cannot be encoded; UTF-8 order skips them
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def glob_literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard: it narrows the scan to an index range."""
+    for position, char in enumerate(pattern):
+        if char in "*?[":
+            return pattern[:position]
+    return pattern
+
+
+def _prefix_condition(column: str, prefix: str) -> tuple[str, list[Any]]:
+    upper = prefix_upper_bound(prefix)
+    if upper is None:
+        return f"{column} >= ?", [prefix]
+    return f"{column} >= ? AND {column} < ?", [prefix, upper]
+
+
+def where_clause(flt: Filter, now: float) -> tuple[str, list[Any]]:
+    """The SQL condition for ``flt`` (``1`` when it selects everything) and its parameters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if flt.search:
+        if flt.match == "prefix":
+            sql, values = _prefix_condition("user_key", flt.search)
+            conditions.append(sql)
+            params.extend(values)
+        elif flt.match == "glob":
+            literal = glob_literal_prefix(flt.search)
+            if literal:
+                sql, values = _prefix_condition("user_key", literal)
+                conditions.append(sql)
+                params.extend(values)
+            conditions.append("user_key GLOB ?")
+            params.append(flt.search)
+        elif flt.match == "substring":
+            conditions.append("instr(user_key, ?) > 0")
+            params.append(flt.search)
+        else:
+            raise ValueError(f"Unknown match mode {flt.match!r}.")
+    if flt.family is not None:
+        conditions.append("family = ?")
+        params.append(flt.family)
+    if flt.tag is not None:
+        conditions.append("tag = ?")
+        params.append(flt.tag)
+    if flt.expired is True:
+        conditions.append("expire_time IS NOT NULL AND expire_time <= ?")
+        params.append(now)
+    elif flt.expired is False:
+        conditions.append("(expire_time IS NULL OR expire_time > ?)")
+        params.append(now)
+    for prefix in flt.exclude_prefixes:
+        if prefix:
+            sql, values = _prefix_condition("user_key", prefix)
+            conditions.append(f"NOT ({sql})")
+            params.extend(values)
+    return (" AND ".join(conditions) or "1"), params
+
+
+def page(
+    store: Store,
+    flt: Filter,
+    *,
+    order: Order = "key",
+    descending: bool = False,
+    after: tuple[Any, int] | None = None,
+    limit: int = 50,
+    now: float | None = None,
+) -> Page:
+    """One page of entries in ``order``, starting strictly after the pair ``after``."""
+    if order not in ORDER_EXPRESSIONS:
+        raise ValueError(f"Unknown order {order!r}; use one of {sorted(ORDER_EXPRESSIONS)}.")
+    if limit < 1:
+        raise ValueError("limit must be at least 1.")
+    expression = ORDER_EXPRESSIONS[order]
+    where, params = where_clause(flt, store.clock() if now is None else now)
+    if after is not None:
+        # Spelled out rather than as a row value: SQLite turns a row value on an expression
+        # into a scan, but the leading ``<=``/``>=`` here into an index range.
+        op = "<" if descending else ">"
+        where += f" AND {expression} {op}= ? AND ({expression} {op} ? OR id {op} ?)"
+        params.extend((after[0], after[0], after[1]))
+    direction = "DESC" if descending else "ASC"
+    rows = (
+        store.db.connection()
+        .execute(
+            f"SELECT {expression}, {_COLUMNS} FROM entries WHERE {where}"
+            f" ORDER BY {expression} {direction}, id {direction} LIMIT ?",
+            (*params, limit + 1),
+        )
+        .fetchall()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    entries = [EntryInfo(*row[1:]) for row in rows]
+    last = rows[-1] if rows else None
+    return Page(entries, (last[0], last[1]) if more and last is not None else None)
+
+
+def totals(store: Store, flt: Filter, now: float | None = None) -> Removed:
+    """How many entries ``flt`` selects and how many bytes they hold."""
+    where, params = where_clause(flt, store.clock() if now is None else now)
+    count, size = (
+        store.db.connection()
+        .execute(f"SELECT count(*), total(size) FROM entries WHERE {where}", params)
+        .fetchone()
+    )
+    return Removed(int(count), int(size))
+
+
+def expired_totals(store: Store, now: float | None = None) -> Removed:
+    """Entries that have expired but are still stored (an index range: cost is their number)."""
+    return totals(store, Filter(expired=True), now)
+
+
+def delete_matching(
+    store: Store, flt: Filter, *, batch: int = 1000, now: float | None = None
+) -> Removed:
+    """Delete every entry ``flt`` selects, in short transactions so writers are not held up."""
+    where, params = where_clause(flt, store.clock() if now is None else now)
+    count = size = 0
+    while True:
+
+        def write(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
+            return conn.execute(
+                f"DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE {where} LIMIT ?)"
+                " RETURNING size, filename",
+                (*params, batch),
+            ).fetchall()
+
+        rows = store.db.run_write(write)
+        store.files.remove(row[1] for row in rows)
+        count += len(rows)
+        size += sum(row[0] for row in rows)
+        if len(rows) < batch:
+            return Removed(count, size)
+
+
+def delete_keys(store: Store, keys: Sequence[str]) -> Removed:
+    """Delete entries by stored key, live or expired; returns how many rows went."""
+
+    def write(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
+        rows: list[tuple[int, str | None]] = []
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                conn.execute(
+                    f"DELETE FROM entries WHERE key IN ({marks}) RETURNING size, filename", chunk
+                ).fetchall()
+            )
+        return rows
+
+    if not keys:
+        return Removed(0, 0)
+    rows = store.db.run_write(write)
+    store.files.remove(row[1] for row in rows)
+    return Removed(len(rows), sum(row[0] for row in rows))
+
+
+def read_raw(store: Store, key: str, max_bytes: int | None = None) -> RawValue | None:
+    """The stored payload of ``key`` without decoding, verifying or counting anything.
+
+    Payloads above ``max_bytes`` are not read at all (``too_large``).
+    """
+    row = (
+        store.db.connection()
+        .execute("SELECT mode, value, signature, filename, size FROM entries WHERE key = ?", (key,))
+        .fetchone()
+    )
+    if row is None:
+        return None
+    mode, payload, signature, filename, size = row
+    if mode == Mode.INT:
+        return RawValue(key, mode, payload, None, size)
+    if max_bytes is not None and size > max_bytes:
+        return RawValue(key, mode, None, signature, size, too_large=True)
+    if filename is not None:
+        try:
+            payload = store.files.read(filename)
+        except FileNotFoundError:
+            return RawValue(key, mode, None, signature, size, missing_file=True)
+    return RawValue(key, mode, payload, signature, size)
+
+
+# -- charts ----------------------------------------------------------------------------------
+
+
+def size_histogram(store: Store) -> list[tuple[str, int]]:
+    """Entry counts by value size (each bucket is a range count on the size index)."""
+    conn = store.db.connection()
+    buckets = []
+    for label, low, high in SIZE_BUCKETS:
+        if high is None:
+            row = conn.execute("SELECT count(*) FROM entries WHERE size >= ?", (low,)).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT count(*) FROM entries WHERE size >= ? AND size < ?", (low, high)
+            ).fetchone()
+        buckets.append((label, int(row[0])))
+    return buckets
+
+
+def expiry_histogram(store: Store, now: float | None = None) -> list[tuple[str, int]]:
+    """Entry counts by time left: expired, within 1 min / 1 h / 1 day, later, never."""
+    now = store.clock() if now is None else now
+    conn = store.db.connection()
+
+    def between(low: float | None, high: float | None) -> int:
+        sql = "SELECT count(*) FROM entries WHERE expire_time IS NOT NULL"
+        params: list[float] = []
+        if low is not None:
+            sql += " AND expire_time > ?"
+            params.append(low)
+        if high is not None:
+            sql += " AND expire_time <= ?"
+            params.append(high)
+        return int(conn.execute(sql, params).fetchone()[0])
+
+    buckets = [("expired", between(None, now))]
+    low = now
+    for label, seconds in EXPIRY_BUCKETS:
+        buckets.append((label, between(low, now + seconds)))
+        low = now + seconds
+    buckets.append(("later", between(low, None)))
+    with_expiry = sum(count for _label, count in buckets)
+    total = int(conn.execute("SELECT count FROM counters WHERE id = 0").fetchone()[0])
+    buckets.append(("never", max(total - with_expiry, 0)))
+    return buckets
+
+
+def top_families(store: Store, limit: int = 10) -> list[tuple[str, int]]:
+    """The largest key families as ``(family, entries)``, most entries first.
+
+    Counts only: a scan of the family index. Summing sizes too would read every row.
+    """
+    rows = (
+        store.db.connection()
+        .execute(
+            "SELECT family, count(*) FROM entries GROUP BY family"
+            " ORDER BY count(*) DESC, family LIMIT ?",
+            (limit,),
+        )
+        .fetchall()
+    )
+    return [(family, int(count)) for family, count in rows]
+
+
+def top_tags(store: Store, limit: int = 10) -> list[tuple[str, int]]:
+    """The largest tags as ``(tag, entries)``, most entries first."""
+    rows = (
+        store.db.connection()
+        .execute(
+            "SELECT tag, count(*) FROM entries WHERE tag IS NOT NULL GROUP BY tag"
+            " ORDER BY count(*) DESC, tag LIMIT ?",
+            (limit,),
+        )
+        .fetchall()
+    )
+    return [(tag, int(count)) for tag, count in rows]
+
+
+# -- snapshots -------------------------------------------------------------------------------
+
+SnapshotRow = tuple[float, int, int, int, int]  # taken, count, size, hits, misses
+
+
+def take_snapshot(
+    store: Store, now: float | None = None, keep: int = SNAPSHOTS_KEPT
+) -> SnapshotRow:
+    """Record the current counters (this process's unflushed hits included); keep the newest."""
+    taken = store.clock() if now is None else now
+    stats = store.stats()
+    row: SnapshotRow = (taken, stats.count, stats.size, stats.hits, stats.misses)
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO snapshots (taken, count, size, hits, misses)"
+            " VALUES (?, ?, ?, ?, ?)",
+            row,
+        )
+        conn.execute(
+            "DELETE FROM snapshots WHERE taken <"
+            " (SELECT taken FROM snapshots ORDER BY taken DESC LIMIT 1 OFFSET ?)",
+            (keep - 1,),
+        )
+
+    store.db.run_write(write)
+    return row
+
+
+def snapshots(store: Store, limit: int = SNAPSHOTS_KEPT) -> list[SnapshotRow]:
+    """The newest ``limit`` snapshots, oldest first."""
+    rows = (
+        store.db.connection()
+        .execute(
+            "SELECT taken, count, size, hits, misses FROM snapshots ORDER BY taken DESC LIMIT ?",
+            (limit,),
+        )
+        .fetchall()
+    )
+    return [tuple(row) for row in reversed(rows)]
+
+
+def latest_snapshot(store: Store) -> SnapshotRow | None:
+    rows = snapshots(store, 1)
+    return rows[0] if rows else None

@@ -1,0 +1,282 @@
+"""The adapter for our own backend: everything, through the engine store and engine/browse.py."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from ..backend import DiskCache
+from ..engine import BadSignature, CorruptValue, Mode, browse
+from ..engine.store import EntryInfo, Store
+from . import _common
+from .base import (
+    Adapter,
+    CacheStats,
+    Capability,
+    CheckProblem,
+    Histogram,
+    InspectionError,
+    KeyInfo,
+    KeyPage,
+    KeyQuery,
+    MatchMode,
+    Order,
+    Removal,
+    Snapshot,
+    ValuePreview,
+)
+
+
+class DiskCacheAdapter(Adapter):
+    kind = "diskcache"
+    capabilities = frozenset(Capability)
+    orders: ClassVar[tuple[Order, ...]] = ("key", "size", "stored", "expires")
+    match_modes: ClassVar[tuple[MatchMode, ...]] = ("prefix", "glob", "substring")
+    key_filters = frozenset({"family", "tag", "expired"})
+
+    cache: DiskCache
+
+    @property
+    def store(self) -> Store:
+        return self.cache.store
+
+    def location(self) -> str:
+        return self.cache.location
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Engine failures (locked, unreadable, disk full) become messages, never a 500."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise InspectionError(
+                f"Cache {self.alias!r} (DiskCache at {self.cache.location}) could not be read"
+                f" or changed: {exc}"
+            ) from exc
+
+    # -- description -------------------------------------------------------------------------
+
+    def stats(self) -> CacheStats:
+        with self._errors():
+            store = self.store
+            counters = store.stats()
+            expired = browse.expired_totals(store)
+            volume = store.volume()
+        return CacheStats(
+            entries=counters.count,
+            expired=expired.count,
+            size=counters.size,
+            volume=volume,
+            size_limit=store.size_limit,
+            max_entries=store.max_entries,
+            hits=counters.hits,
+            misses=counters.misses,
+            eviction_policy=store.eviction_policy,
+            extra={
+                "expired_size": expired.size,
+                "statistics": store.statistics,
+                "stats_since": counters.stats_since,
+                "cull_frequency": store.cull_frequency,
+                "file_threshold": store.file_threshold,
+                "directory": store.directory,
+            },
+        )
+
+    # -- keys --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _filter(query: KeyQuery) -> browse.Filter:
+        return browse.Filter(
+            search=query.search,
+            match=query.match,
+            family=query.family,
+            tag=query.tag,
+            expired=query.expired,
+            exclude_prefixes=query.exclude_prefixes,
+        )
+
+    def _info(self, entry: EntryInfo, now: float) -> KeyInfo:
+        return KeyInfo(
+            key=entry.user_key,
+            raw_key=entry.key,
+            prefix=entry.prefix,
+            version=entry.version,
+            family=entry.family,
+            size=entry.size,
+            stored=entry.store_time,
+            expires=entry.expire_time,
+            tag=entry.tag,
+            expired=entry.expired(now),
+        )
+
+    def keys(self, query: KeyQuery) -> KeyPage:
+        self.check_query(query)
+        after: tuple[Any, int] | None = None
+        if query.cursor:
+            kind, order, descending, value, entry_id = _common.decode_cursor(query.cursor, 5)
+            if (kind, order, descending) != (self.kind, query.order, query.descending):
+                raise InspectionError("The page cursor belongs to another listing; start again.")
+            after = (value, int(entry_id))
+        with self._errors():
+            now = self.store.clock()
+            page = browse.page(
+                self.store,
+                self._filter(query),
+                order=query.order,
+                descending=query.descending,
+                after=after,
+                limit=query.limit,
+                now=now,
+            )
+        cursor = None
+        if page.after is not None:
+            cursor = _common.encode_cursor(self.kind, query.order, query.descending, *page.after)
+        return KeyPage([self._info(entry, now) for entry in page.entries], cursor)
+
+    def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
+        query = KeyQuery(search=pattern or "", match="glob", limit=500)
+        return _common.iter_pages(self.keys, query)
+
+    def count_matching(self, query: KeyQuery) -> Removal:
+        self.check_query(query)
+        with self._errors():
+            found = browse.totals(self.store, self._filter(query))
+        return Removal(found.count, found.size)
+
+    def delete_matching(self, query: KeyQuery) -> Removal:
+        self.check_query(query)
+        with self._errors():
+            removed = browse.delete_matching(self.store, self._filter(query))
+        return Removal(removed.count, removed.size)
+
+    def key_info(self, raw_key: str) -> KeyInfo | None:
+        with self._errors():
+            entry = self.store.entry(raw_key)
+            now = self.store.clock()
+        return None if entry is None else self._info(entry, now)
+
+    def _decode(self, raw: browse.RawValue) -> object:
+        """The value, or an InspectionError saying why it cannot be shown."""
+        if raw.mode == Mode.INT:
+            return raw.payload
+        if raw.too_large:
+            raise InspectionError(_common.too_large(raw.size).error or "")
+        if raw.missing_file or not isinstance(raw.payload, bytes):
+            raise InspectionError("The entry's value file is missing.")
+        try:
+            return self.store.codec.loads(raw.key, raw.mode, raw.payload, raw.signature)
+        except BadSignature:
+            raise InspectionError(
+                "The value's signature does not verify (written with another SECRET_KEY, or"
+                " altered on disk), so it was never unpickled."
+            ) from None
+        except CorruptValue as exc:
+            raise InspectionError(f"The value cannot be decoded: {exc.__cause__ or exc}.") from exc
+
+    def peek(self, raw_key: str) -> tuple[bool, Any]:
+        with self._errors():
+            raw = browse.read_raw(self.store, raw_key, _common.DECODE_LIMIT)
+        if raw is None:
+            return False, None
+        return True, self._decode(raw)
+
+    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+        with self._errors():
+            raw = browse.read_raw(self.store, raw_key, _common.DECODE_LIMIT)
+        if raw is None:
+            return ValuePreview(found=False)
+        try:
+            value = self._decode(raw)
+        except InspectionError as exc:
+            return _common.preview_error(str(exc), raw.size)
+        return _common.preview_of(value, limit, raw.size)
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        timeout: float | None,
+        tag: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        with self._errors():
+            self.cache.set(key, value, timeout, version=version, tag=tag)
+
+    def delete(self, raw_keys: list[str]) -> int:
+        with self._errors():
+            return browse.delete_keys(self.store, raw_keys).count
+
+    def touch(self, raw_key: str, timeout: float | None) -> bool:
+        with self._errors():
+            expire_time = self.cache.get_backend_timeout(timeout)
+            return self.store.touch(raw_key, expire_time)
+
+    def clear_preview(self) -> Removal:
+        with self._errors():
+            counters = self.store.stats()
+        return Removal(counters.count, counters.size)
+
+    def clear(self) -> Removal:
+        with self._errors():
+            removed = self.store.clear()
+        return Removal(removed.count, removed.size)
+
+    def expire(self) -> Removal:
+        with self._errors():
+            removed = self.store.expire()
+        return Removal(removed.count, removed.size)
+
+    def evict(self, tag: str) -> Removal:
+        with self._errors():
+            removed = self.store.evict(tag)
+        return Removal(removed.count, removed.size)
+
+    def cull(self) -> Removal:
+        with self._errors():
+            removed = self.store.cull()
+        return Removal(removed.count, removed.size)
+
+    def reset_stats(self) -> None:
+        with self._errors():
+            self.store.reset_stats()
+
+    def check(self, fix: bool = False) -> list[CheckProblem]:
+        with self._errors():
+            problems = self.store.check(fix=fix)
+        return [CheckProblem(p.kind, p.detail, p.fixed) for p in problems]
+
+    # -- charts ------------------------------------------------------------------------------
+
+    def histograms(self) -> list[Histogram]:
+        with self._errors():
+            sizes = browse.size_histogram(self.store)
+            expiry = browse.expiry_histogram(self.store)
+            families = browse.top_families(self.store)
+            tags = browse.top_tags(self.store)
+        charts = [
+            Histogram("Value sizes", sizes),
+            Histogram("Expiry", expiry),
+            Histogram("Top key families", [(f or "(empty key)", n) for f, n in families]),
+        ]
+        if tags:
+            charts.append(Histogram("Top tags", tags))
+        return charts
+
+    def snapshots(self) -> list[Snapshot]:
+        with self._errors():
+            rows = browse.snapshots(self.store)
+        return [Snapshot(*row) for row in rows]
+
+    def take_snapshot(self) -> Snapshot:
+        with self._errors():
+            return Snapshot(*browse.take_snapshot(self.store))
+
+    def latest_snapshot(self) -> Snapshot | None:
+        with self._errors():
+            row = browse.latest_snapshot(self.store)
+        return None if row is None else Snapshot(*row)
+

@@ -1,0 +1,192 @@
+"""Django's FileBasedCache: one file per entry, named by the md5 of the made key.
+
+The names cannot be turned back into keys, so there is no key listing; everything else is read
+from the files themselves: the first pickle in each file is its expiry time, the rest the
+zlib-compressed pickled value. Reading never deletes an expired file (Django's ``get`` does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+import zlib
+from typing import Any
+
+from django.core.cache.backends.filebased import FileBasedCache
+
+from . import _common
+from .base import (
+    Adapter,
+    CacheStats,
+    Capability,
+    InspectionError,
+    KeyInfo,
+    Removal,
+    ValuePreview,
+)
+
+
+class FileBasedAdapter(Adapter):
+    kind = "filebased"
+    capabilities = frozenset(
+        {
+            Capability.STATS,
+            Capability.KEY_INFO,
+            Capability.PEEK,
+            Capability.SET,
+            Capability.DELETE,
+            Capability.CLEAR,
+            Capability.EXPIRE,
+        }
+    )
+
+    cache: FileBasedCache
+
+    def location(self) -> str:
+        return str(self.cache._dir)  # type: ignore[attr-defined]
+
+    def _path(self, raw_key: str) -> str:
+        name = hashlib.md5(raw_key.encode(), usedforsecurity=False).hexdigest()
+        return os.path.join(self.cache._dir, name + self.cache.cache_suffix)  # type: ignore[attr-defined]
+
+    def _files(self) -> list[str]:
+        try:
+            return list(self.cache._list_cache_files())  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise InspectionError(f"Cache {self.alias!r} (FileBasedCache): {exc}") from exc
+
+    @staticmethod
+    def _expiry(path: str) -> tuple[float | None, int] | None:
+        """``(expiry, file size)``; an empty or unreadable header counts as expired, as in Django."""
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                try:
+                    expires = pickle.load(handle)
+                except (EOFError, pickle.UnpicklingError, ValueError):
+                    expires = 0.0
+        except FileNotFoundError:  # removed by another process since the listing
+            return None
+        return (None if expires is None else float(expires)), size
+
+    @staticmethod
+    def _expired(expires: float | None, now: float) -> bool:
+        return expires is not None and expires < now
+
+    def stats(self) -> CacheStats:
+        now = time.time()
+        entries = expired = size = 0
+        for path in self._files():
+            header = self._expiry(path)
+            if header is None:
+                continue
+            entries += 1
+            size += header[1]
+            expired += self._expired(header[0], now)
+        return CacheStats(
+            entries=entries,
+            expired=expired,
+            size=size,
+            volume=size,
+            max_entries=self.cache._max_entries,
+        )
+
+    def key_info(self, raw_key: str) -> KeyInfo | None:
+        path = self._path(raw_key)
+        header = self._expiry(path)
+        if header is None:
+            return None
+        try:
+            stored = os.stat(path).st_mtime
+        except FileNotFoundError:
+            return None
+        expires, size = header
+        return _common.key_info_for(
+            self.cache,
+            raw_key,
+            size=size,
+            stored=stored,
+            expires=expires,
+            expired=self._expired(expires, time.time()),
+        )
+
+    def _load(self, raw_key: str) -> tuple[bool, Any, int]:
+        path = self._path(raw_key)
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > _common.DECODE_LIMIT:
+                    raise InspectionError(_common.too_large(size).error or "")
+                try:
+                    pickle.load(handle)  # the expiry header
+                    return True, pickle.loads(zlib.decompress(handle.read())), size
+                # Unpickling runs the stored classes' own code and can raise anything at all.
+                except Exception as exc:
+                    raise InspectionError(_common.unpickle_error(exc)) from exc
+        except FileNotFoundError:
+            return False, None, 0
+
+    def peek(self, raw_key: str) -> tuple[bool, Any]:
+        found, value, _size = self._load(raw_key)
+        return found, value
+
+    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+        try:
+            found, value, size = self._load(raw_key)
+        except InspectionError as exc:
+            info = self.key_info(raw_key)
+            return _common.preview_error(str(exc), None if info is None else info.size)
+        if not found:
+            return ValuePreview(found=False)
+        return _common.preview_of(value, limit, size)
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        timeout: float | None,
+        tag: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        if tag is not None:
+            raise InspectionError(f"Cache {self.alias!r} (FileBasedCache) has no tags.")
+        self.cache.set(key, value, timeout, version=version)
+
+    def _remove(self, paths: list[str]) -> Removal:
+        count = size = 0
+        for path in paths:
+            try:
+                file_size = os.stat(path).st_size
+                os.remove(path)
+            except FileNotFoundError:
+                continue
+            count += 1
+            size += file_size
+        return Removal(count, size)
+
+    def delete(self, raw_keys: list[str]) -> int:
+        return self._remove([self._path(key) for key in raw_keys]).count or 0
+
+    def clear_preview(self) -> Removal:
+        count = size = 0
+        for path in self._files():
+            try:
+                size += os.stat(path).st_size
+            except FileNotFoundError:
+                continue
+            count += 1
+        return Removal(count, size)
+
+    def clear(self) -> Removal:
+        return self._remove(self._files())
+
+    def expire(self) -> Removal:
+        now = time.time()
+        expired = []
+        for path in self._files():
+            header = self._expiry(path)
+            if header is not None and self._expired(header[0], now):
+                expired.append(path)
+        return self._remove(expired)

@@ -1,0 +1,189 @@
+"""``clear``, ``check`` and ``evict`` on real stores, and clears that fail or are interrupted."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+
+from diskcache_admin.engine.connection import DB_NAME
+from diskcache_admin.engine.files import ValueFiles
+from diskcache_admin.inspection import get_adapter
+from diskcache_admin.inspection.base import Capability
+from tests.cli.conftest import AuditSpy, backend_config, fail, redis_client, run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_clear_yes_removes_every_entry(backend: str, audit_spy: AuditSpy) -> None:
+    caches["default"].set_many({f"k{number}": number for number in range(25)})
+    caches["spare"].set("neighbour", 1)
+
+    out = run("clear", "--yes").out
+
+    assert out.startswith("Cleared cache 'default'")
+    assert "25 entries" in out
+    assert caches["default"].get_many([f"k{number}" for number in range(25)]) == {}
+    assert caches["spare"].get("neighbour") == 1
+    assert audit_spy.actions() == ["clear"]
+    assert audit_spy.records[0]["via"] == "cli"
+
+
+def test_clear_dry_run_counts_and_keeps(backend: str, audit_spy: AuditSpy) -> None:
+    caches["default"].set_many({f"k{number}": number for number in range(12)})
+
+    out = run("clear", "--dry-run").out
+
+    assert out.startswith("Would remove 12 entries")
+    assert len(caches["default"].get_many([f"k{number}" for number in range(12)])) == 12
+    assert audit_spy.records == []
+
+
+def test_clear_on_redis_names_the_prefix_it_is_limited_to(backend: str) -> None:
+    if backend != "redis":
+        pytest.skip("the prefix scope is Redis's")
+
+    out = run("clear", "--dry-run").out
+
+    assert f"keys with prefix {caches['default'].key_prefix!r}" in out
+
+
+def test_check_on_every_backend(backend: str) -> None:
+    if not get_adapter("default").can(Capability.CHECK):
+        assert "cannot check its integrity" in fail("check", code=2)
+        return
+    caches["default"].set("big", b"x" * 200_000)  # a value file, so files are checked too
+
+    assert "no problems found" in run("check").out
+
+
+# -- DiskCache: damage, failures and interruptions ------------------------------------------
+
+
+@pytest.fixture
+def disk_store(tmp_cache_dir: str) -> Iterator[str]:
+    """A DiskCache 'default' with a short busy timeout, so a locked store fails fast."""
+    config = backend_config("diskcache", tmp_cache_dir, "")
+    config["OPTIONS"] = {"MAX_ENTRIES": None, "BUSY_TIMEOUT": 0.2}
+    with override_settings(CACHES={"default": config}):
+        yield tmp_cache_dir
+
+
+def fill(count: int, big_every: int = 10) -> dict[str, Any]:
+    """Entries, some large enough for value files; returns what was stored."""
+    values: dict[str, Any] = {
+        f"k{number}": (b"v" * 100_000 if number % big_every == 0 else number)
+        for number in range(count)
+    }
+    caches["default"].set_many(values, timeout=None)
+    return values
+
+
+def test_check_reports_a_missing_value_file_and_fix_repairs_it(disk_store: str) -> None:
+    fill(20)
+    value_files = ValueFiles(disk_store)
+    name = next(value_files.walk())[0]
+    os.unlink(value_files.path(name))
+
+    message = fail("check", code=1)
+    repaired = run("check", "--fix").out
+
+    assert "1 problem left" in message
+    assert "fixed: missing-file: entry" in repaired
+    assert "no problems found" in run("check").out
+
+
+def test_a_failed_clear_loses_nothing_and_leaves_the_store_sound(
+    disk_store: str, audit_spy: AuditSpy
+) -> None:
+    values = fill(50)
+    locker = sqlite3.connect(os.path.join(disk_store, DB_NAME), isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        message = fail("clear", "--yes", code=1)
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+    assert "could not be read or changed" in message
+    assert caches["default"].get_many(list(values)) == values
+    assert "no problems found" in run("check").out
+    assert audit_spy.records == []
+
+
+def test_an_interrupted_expire_keeps_the_live_entries_and_the_store_sound(
+    disk_store: str, monkeypatch: pytest.MonkeyPatch, audit_spy: AuditSpy
+) -> None:
+    cache = caches["default"]
+    live = fill(30)
+    # More than one of the engine's 1,000-entry batches; timeout 0 stores them already expired.
+    cache.set_many({f"old{number}": number for number in range(1500)}, timeout=0)
+    batches = 0
+    real_remove = ValueFiles.remove
+
+    def remove_then_ctrl_c(self: ValueFiles, filenames: Any) -> None:
+        # The engine purges in short transactions; Ctrl-C lands after the first one.
+        nonlocal batches
+        real_remove(self, filenames)
+        batches += 1
+        if batches == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ValueFiles, "remove", remove_then_ctrl_c)
+
+    message = fail("expire", code=130)
+
+    monkeypatch.setattr(ValueFiles, "remove", real_remove)
+    assert message.startswith("Interrupted:")
+    assert "'cache check --alias default' verifies the store" in message
+    assert cache.get_many(list(live)) == live
+    stats = get_adapter("default").stats()
+    assert stats.entries is not None
+    assert 30 < stats.entries < 30 + 1500  # one batch went, the rest is still there
+    assert "no problems found" in run("check").out
+    assert audit_spy.actions() == ["expire"]
+    assert "interrupted" in audit_spy.records[0]["summary"]
+    run("expire")
+    assert get_adapter("default").stats().entries == 30
+
+
+# -- Redis: a clear is scoped to the alias's prefix, also when interrupted --------------------
+
+
+@pytest.fixture
+def two_redis_aliases(redis_server: str, redis_prefix: str) -> Iterator[tuple[str, str]]:
+    """'default' and 'neighbour' share database 3 with different KEY_PREFIXes."""
+    neighbour_prefix = f"{redis_prefix}-neighbour"
+    caches_setting = {
+        "default": backend_config("redis", "", redis_prefix),
+        "neighbour": backend_config("redis", "", neighbour_prefix),
+    }
+    client = redis_client()
+    client.set(f"{redis_prefix}-bare", b"not a Django key")  # shares the prefix's characters
+    try:
+        with override_settings(CACHES=caches_setting):
+            yield redis_prefix, neighbour_prefix
+    finally:
+        for key in client.scan_iter(match=f"{neighbour_prefix}*"):
+            client.delete(key)
+        client.delete(f"{redis_prefix}-bare")
+        client.close()
+
+
+def test_redis_clear_removes_only_the_alias_prefix(
+    two_redis_aliases: tuple[str, str], audit_spy: AuditSpy
+) -> None:
+    caches["default"].set_many({f"k{number}": number for number in range(300)})
+    caches["neighbour"].set_many({f"k{number}": number for number in range(20)})
+
+    out = run("clear", "--yes").out
+
+    assert "300 entries" in out
+    assert caches["default"].get("k1") is None
+    assert len(caches["neighbour"].get_many([f"k{number}" for number in range(20)])) == 20
+    assert redis_client().get(f"{two_redis_aliases[0]}-bare") == b"not a Django key"

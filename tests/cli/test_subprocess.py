@@ -1,0 +1,155 @@
+"""The command as a shell sees it: real exit statuses, raw bytes on stdout, stdin, stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import backend_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+Cli = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated file database, so that the audit records of the runs below have a table."""
+    path = str(tmp_path_factory.mktemp("cli-db") / "db.sqlite3")
+    completed = subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
+        env=environment(path, None),
+        capture_output=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    return path
+
+
+def environment(database: str, caches: dict[str, Any] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DJANGO_SETTINGS_MODULE="tests.cli.subprocess_settings",
+        DISKCACHE_ADMIN_CLI_DB=database,
+    )
+    env.pop("DISKCACHE_ADMIN_CLI_CACHES", None)
+    if caches is not None:
+        env["DISKCACHE_ADMIN_CLI_CACHES"] = json.dumps(caches)
+    return env
+
+
+def make_cli(database: str, caches: dict[str, Any]) -> Cli:
+    def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "django", "cache", *args],
+            env=environment(database, caches),
+            input=stdin,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+    return cli
+
+
+@pytest.fixture
+def cli(database: str, tmp_cache_dir: str) -> Cli:
+    return make_cli(
+        database,
+        {
+            "default": backend_config("diskcache", tmp_cache_dir, ""),
+            "locmem": backend_config("locmem", "", ""),
+        },
+    )
+
+
+def test_bytes_round_trip_through_stdin_and_stdout(cli: Cli, database: str) -> None:
+    payload = bytes(range(256)) * 3 + b"\r\n\x00"
+
+    stored = cli("store", "blob", "-", stdin=payload)
+    got = cli("get", "blob")
+
+    assert stored.returncode == 0, stored.stderr
+    assert (got.returncode, got.stdout, got.stderr) == (0, payload, b"")
+    with sqlite3.connect(database) as db:
+        actions = [row[0] for row in db.execute("SELECT change_message FROM django_admin_log")]
+    assert any("blob" in action for action in actions)
+
+
+def test_missing_key_exits_1_with_nothing_on_stdout(cli: Cli) -> None:
+    plain = cli("get", "absent")
+    as_json = cli("get", "absent", "--json")
+
+    assert (plain.returncode, plain.stdout) == (1, b"")
+    assert b"'absent' not found" in plain.stderr
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["found"] is False
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (("get", "k", "--alias", "nope"), 2, b"Unknown cache alias 'nope'"),
+        (("keys", "--limit", "0"), 2, b"argument --limit: '0' is not a positive number"),
+        (("set", "k", "{oops", "--json"), 2, b"VALUE is not valid JSON"),
+        (("store", "k", "/nonexistent/file"), 2, b"Cannot read '/nonexistent/file'"),
+        (("evict", "t", "--alias", "locmem"), 2, b"cannot evict entries by tag"),
+        (("frobnicate",), 2, b"invalid choice: 'frobnicate'"),
+    ],
+    ids=["unknown-alias", "bad-argument", "bad-json", "unreadable-file", "unsupported", "typo"],
+)
+def test_bad_input_gives_a_clear_message_and_status(
+    cli: Cli, args: tuple[str, ...], status: int, message: bytes
+) -> None:
+    completed = cli(*args)
+
+    assert completed.returncode == status
+    assert message in completed.stderr
+    assert b"Traceback" not in completed.stderr
+
+
+def test_json_outputs_parse_back(cli: Cli) -> None:
+    assert cli("set", "profile", '{"name": "Ada"}', "--json").returncode == 0
+
+    got = json.loads(cli("get", "profile", "--json").stdout)
+    stats = json.loads(cli("stats", "--json").stdout)
+    keys = [json.loads(line) for line in cli("keys", "--json").stdout.splitlines()]
+
+    assert got["value"] == {"name": "Ada"}
+    assert stats["stats"]["entries"] == 1
+    assert [key["key"] for key in keys] == ["profile"]
+
+
+def test_clear_refuses_without_a_terminal_answer(cli: Cli) -> None:
+    cli("set", "k", "v")
+
+    refused = cli("clear")  # standard input is empty: no 'yes'
+    still_there = cli("get", "k")
+
+    assert refused.returncode == 1
+    assert b"Clear cancelled; nothing was removed" in refused.stderr
+    assert still_there.stdout == b"v\n"
+
+
+def test_redis_round_trip(database: str, redis_server: str, redis_prefix: str) -> None:
+    cli = make_cli(database, {"default": backend_config("redis", "", redis_prefix)})
+
+    assert cli("set", "greeting", "hello").returncode == 0
+    got = cli("get", "greeting")
+    listed = cli("keys", "greet*")
+    cleared = cli("clear", "--yes")
+    gone = cli("get", "greeting")
+
+    assert (got.returncode, got.stdout) == (0, b"hello\n")
+    assert listed.stdout == b"greeting\n"
+    assert cleared.returncode == 0, cleared.stderr
+    assert gone.returncode == 1

@@ -1,0 +1,1 @@
+"""A tiny project whose test suites are run in subprocesses by tests/testing (not collected)."""
