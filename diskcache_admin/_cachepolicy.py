@@ -250,7 +250,7 @@ class CachePolicy:
             return f"status {response.status_code} is not 200"
         if response.streaming:
             return "streaming responses are never cached"
-        if response.cookies:
+        if response.cookies or "set-cookie" in response.headers:
             return "the response sets cookies"
         for directive in cc_delim_re.split(response.headers.get("Cache-Control", "")):
             name = directive.split("=", 1)[0].strip().lower()

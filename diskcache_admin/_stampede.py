@@ -34,6 +34,9 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 
+from .backend import DiskCache
+from .engine import Mode
+
 logger = logging.getLogger("diskcache_admin.decorators")
 
 Outcome = Literal["hit", "wait", "miss", "refresh", "stale"]
@@ -79,7 +82,7 @@ class Barrier:
 
 @dataclass(frozen=True)
 class Computed:
-    """What one computation produced: the caller's result and, if storable, what to store."""
+    # What one computation produced: the caller's result and, if storable, what to store.
 
     result: Any
     payload: Any
@@ -133,7 +136,7 @@ _REPR_STABLE = (
 
 
 def canonical(value: Any) -> str:
-    """Text equal across processes for equal arguments (``hash()`` is salted per process)."""
+    # Text equal across processes for equal arguments (hash() is salted per process).
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return f"{type(value).__name__}:{value!r}"
     if isinstance(value, (list, tuple)):
@@ -165,7 +168,7 @@ def canonical(value: Any) -> str:
 
 
 def acquire_lock(cache: BaseCache, key: str, ttl: float) -> int | None:
-    """Take the lock at ``key`` with an atomic ``add``; return the owner's token, or ``None``."""
+    # The owner's token, or None when another caller holds the lock.
     # An int, so DiskCache stores it natively and Redis as plain digits: both can then compare
     # it inside the store when releasing.
     token = secrets.randbits(62) | 1
@@ -178,23 +181,16 @@ def acquire_lock(cache: BaseCache, key: str, ttl: float) -> int | None:
 
 
 def release_lock(cache: BaseCache, key: str, token: int) -> bool:
-    """Delete the lock at ``key`` only if it still holds ``token``.
-
-    Atomic on Redis (a Lua script), DiskCache (one SQL statement) and LocMem (a process mutex,
-    which covers every user of a LocMem store). Elsewhere it is a ``get`` then a ``delete``: if
-    the lock expires between the two and another caller takes it, that caller's lock is deleted
-    and one extra computation may run.
-    """
-    from .backend import DiskCache
-
+    # Deletes the lock only if it still holds ``token``. Atomic on Redis (a Lua script),
+    # DiskCache (one SQL statement) and LocMem (a process mutex, which covers every user of a
+    # LocMem store). Elsewhere a get then a delete: if the lock expires between the two and
+    # another caller takes it, that caller's lock is deleted and one extra computation may run.
     if isinstance(cache, RedisCache):
         made = cache.make_and_validate_key(key)
         # Django's RedisCache exposes no script API; its client's connection pool does.
         client = cast(Any, cache)._cache.get_client(made, write=True)
         return bool(client.eval(_RELEASE_LUA, 1, made, str(token)))
     if isinstance(cache, DiskCache):
-        from .engine import Mode
-
         made = cache.make_and_validate_key(key)
         deleted = cache.store.db.run_write(
             lambda conn: (
@@ -218,7 +214,6 @@ _warned_aliases: set[str] = set()
 
 
 def barrier_problem(cache: BaseCache) -> tuple[str, str] | None:
-    """``(check id, message)`` when ``add`` on this backend cannot make a barrier."""
     if isinstance(cache, DummyCache):
         return "diskcache_admin.W102", "DummyCache stores nothing and its add() always succeeds"
     if isinstance(cache, FileBasedCache):
@@ -241,6 +236,7 @@ def check_cache_barriers(
     Covers the aliases used by every ``memoize``/``cached_view`` imported so far with the
     barrier on; the first call on such an alias also logs a warning.
     """
+    _import_url_conf()
     messages: list[checks.CheckMessage] = []
     for alias in sorted(_barrier_aliases):
         try:
@@ -260,6 +256,22 @@ def check_cache_barriers(
     return messages
 
 
+def register_checks(registry: checks.registry.CheckRegistry | None = None) -> None:
+    """Register :func:`check_cache_barriers` (with the ``caches`` tag)."""
+    (registry or checks.registry.registry).register(check_cache_barriers, checks.Tags.caches)
+
+
+def _import_url_conf() -> None:
+    # Decorated views register their alias when their module is imported; the URLconf imports
+    # them. Checks run in no fixed order, so this one does not rely on Django's URL check.
+    from django.urls import get_resolver
+
+    try:
+        get_resolver().url_patterns  # noqa: B018 - the import is the point
+    except Exception:  # any error in the URLconf is reported by Django's own URL check
+        return
+
+
 def _warn_once(alias: str, cache: BaseCache) -> None:
     if alias in _warned_aliases:
         return
@@ -276,7 +288,7 @@ Plan = Generator[Op, Any, tuple[Outcome, Any, bool]]
 
 
 class Engine:
-    """Cache-or-compute for one alias and one set of options (see ``memoize``'s arguments)."""
+    # Cache-or-compute for one alias and one set of options (see memoize's arguments).
 
     def __init__(
         self,
@@ -322,7 +334,7 @@ class Engine:
         return max(base, 2 * delta)
 
     def plan(self, key: str, *, force: bool = False) -> Plan:
-        """Yields the cache operations for one call; returns (outcome, value, computed)."""
+        # Yields the cache operations of one call; returns (outcome, value, computed).
         if self.timeout == 0:
             computed = yield ("compute",)
             return "miss", computed.result, True

@@ -7,8 +7,10 @@ expiry times, derives the signing keys from ``SECRET_KEY`` and leaves the rest t
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -19,6 +21,7 @@ from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
     MEMCACHE_MAX_KEY_LENGTH,
     BaseCache,
+    InvalidCacheKey,
 )
 from django.core.exceptions import ImproperlyConfigured
 
@@ -32,6 +35,11 @@ from .options import DiskCacheOptions, OptionError, parse_options
 _KEY_WARNING_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 SIGNING_SALT = b"diskcache_admin.backend.DiskCache.signing"
+
+logger = logging.getLogger("diskcache_admin.backend")
+# (location, error message) pairs already logged: a broken store is reported once per process,
+# not on every read or write of every request.
+_logged_read_errors: set[tuple[str, str]] = set()
 
 
 def signing_keys() -> list[bytes]:
@@ -107,7 +115,43 @@ class DiskCache(BaseCache):
         )
         if len(made) > MEMCACHE_MAX_KEY_LENGTH or _KEY_WARNING_CHARS.search(made):
             self.validate_key(made)  # Django's own code words the CacheKeyWarning
+        if not made.isascii():
+            try:
+                made.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate cannot be stored as SQLite text; escaping it could make two
+                # keys collide, so the key is refused like memcached refuses its invalid keys.
+                raise InvalidCacheKey(
+                    f"Cache key {made!r} contains a lone surrogate, which DiskCache cannot store."
+                ) from None
         return made
+
+    def _write_failed(self, exc: sqlite3.Error | OSError) -> None:
+        # The exception is re-raised as SQLite or the OS raised it (callers may catch it); the
+        # log names the store, once per kind of failure, so that a full disk is not a flood.
+        marker = (self.location, f"write: {type(exc).__name__}: {exc}")
+        if marker not in _logged_read_errors:
+            _logged_read_errors.add(marker)
+            logger.error(
+                "DiskCache at %s could not store a write (%s: %s); it was rolled back and"
+                " changed nothing.",
+                self.location,
+                type(exc).__name__,
+                exc,
+            )
+
+    def _read_failed(self, exc: sqlite3.DatabaseError) -> None:
+        """A read hit a corrupt or unreadable database: log it once, and serve a miss."""
+        marker = (self.location, str(exc))
+        if marker not in _logged_read_errors:
+            _logged_read_errors.add(marker)
+            logger.error(
+                "DiskCache at %s could not be read (%s: %s); reads are misses until it is"
+                " repaired (manage.py check, or delete the directory).",
+                self.location,
+                type(exc).__name__,
+                exc,
+            )
 
     def _key(self, key: Any, version: int | None) -> tuple[str, KeyParts]:
         made = self._made_key(key, version)
@@ -149,7 +193,11 @@ class DiskCache(BaseCache):
     ) -> bool:
         started = time.perf_counter()
         made, parts = self._key(key, version)
-        stored = self.store.add(made, parts, value, self._expiry(timeout), tag)
+        try:
+            stored = self.store.add(made, parts, value, self._expiry(timeout), tag)
+        except (sqlite3.Error, OSError) as exc:
+            self._write_failed(exc)
+            raise
         if instrumentation.observers():
             self._report("add", [key], [None], started, [value])
         return stored
@@ -157,7 +205,11 @@ class DiskCache(BaseCache):
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         started = time.perf_counter()
         made = self._made_key(key, version)
-        value = self.store.get(made)
+        try:
+            value = self.store.get(made)
+        except sqlite3.DatabaseError as exc:
+            self._read_failed(exc)
+            value = MISSING
         if instrumentation.observers():
             hit = value is not MISSING
             self._report("get", [key], [hit], started, [value] if hit else [])
@@ -173,7 +225,11 @@ class DiskCache(BaseCache):
     ) -> None:
         started = time.perf_counter()
         made, parts = self._key(key, version)
-        self.store.set(made, parts, value, self._expiry(timeout), tag)
+        try:
+            self.store.set(made, parts, value, self._expiry(timeout), tag)
+        except (sqlite3.Error, OSError) as exc:
+            self._write_failed(exc)
+            raise
         if instrumentation.observers():
             self._report("set", [key], [None], started, [value])
 
@@ -198,7 +254,11 @@ class DiskCache(BaseCache):
     def has_key(self, key: Any, version: int | None = None) -> bool:
         started = time.perf_counter()
         made = self._made_key(key, version)
-        found = self.store.has(made)
+        try:
+            found = self.store.has(made)
+        except sqlite3.DatabaseError as exc:
+            self._read_failed(exc)
+            found = False
         if instrumentation.observers():
             self._report("has_key", [key], [found], started)
         return found
@@ -206,7 +266,11 @@ class DiskCache(BaseCache):
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         started = time.perf_counter()
         made_to_key = {self._made_key(key, version): key for key in keys}
-        found = self.store.get_many(list(made_to_key))
+        try:
+            found = self.store.get_many(list(made_to_key))
+        except sqlite3.DatabaseError as exc:
+            self._read_failed(exc)
+            found = {}
         result = {made_to_key[made]: value for made, value in found.items()}
         if instrumentation.observers():
             self._report(
@@ -233,7 +297,11 @@ class DiskCache(BaseCache):
             made, parts = self._key(key, version)
             made_to_key[made] = key
             items.append(Item(made, parts, value, expire_time, tag))
-        failed = [made_to_key[made] for made in self.store.set_many(items)]
+        try:
+            failed = [made_to_key[made] for made in self.store.set_many(items)]
+        except (sqlite3.Error, OSError) as exc:
+            self._write_failed(exc)
+            raise
         if instrumentation.observers():
             self._report("set_many", data.keys(), [None] * len(data), started, data.values())
         return failed
@@ -252,6 +320,9 @@ class DiskCache(BaseCache):
             value = self.store.incr(made, delta)
         except KeyError:
             raise ValueError(f"Key '{key}' not found") from None
+        except (sqlite3.Error, OSError) as exc:
+            self._write_failed(exc)
+            raise
         if instrumentation.observers():
             self._report("incr", [key], [True], started, [value])
         return value

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from .options import OptionError, parse_options, unknown_options
+from .options import KNOWN, OptionError, parse_options, unknown_options
+
+# Where the mounted filesystems are listed (a module attribute, so tests can point it elsewhere).
+MOUNTS_FILE = "/proc/mounts"
 
 NETWORK_FILESYSTEMS = frozenset(
     {
@@ -104,12 +107,22 @@ def _check_location(alias: str, location: Any) -> list[checks.CheckMessage]:
 
 
 def _check_options(alias: str, options: Any) -> list[checks.CheckMessage]:
+    if not isinstance(options, Mapping):
+        return [
+            checks.Error(
+                f"CACHES[{alias!r}] OPTIONS is a {type(options).__name__}, not a dict.",
+                hint="Write OPTIONS as a dict, e.g. {'MAX_ENTRIES': 10_000}.",
+                id="diskcache_admin.E005",
+            )
+        ]
     messages: list[checks.CheckMessage] = []
     for name, close in unknown_options(options):
         messages.append(
             checks.Error(
                 f"CACHES[{alias!r}] OPTIONS has an unknown key {name!r}.",
-                hint=f"Did you mean {close!r}?" if close else "See README.rst for every OPTION.",
+                hint=f"Did you mean {close!r}?"
+                if close
+                else "DiskCache knows " + ", ".join(sorted(KNOWN)) + ".",
                 id="diskcache_admin.E004",
             )
         )
@@ -119,6 +132,7 @@ def _check_options(alias: str, options: Any) -> list[checks.CheckMessage]:
         messages.append(
             checks.Error(
                 f"CACHES[{alias!r}] OPTIONS[{exc.option!r}] is invalid: {exc}",
+                hint=f"{exc.option} must be {KNOWN[exc.option][1]}.",
                 id="diskcache_admin.E005",
             )
         )
@@ -129,10 +143,10 @@ def _is_within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def filesystem_type(path: str, mounts_file: str = "/proc/mounts") -> str | None:
+def filesystem_type(path: str, mounts_file: str | None = None) -> str | None:
     """The type of the filesystem holding ``path`` (Linux only; ``None`` elsewhere)."""
     try:
-        with open(mounts_file) as handle:
+        with open(MOUNTS_FILE if mounts_file is None else mounts_file) as handle:
             mounts = [line.split()[1:3] for line in handle if len(line.split()) >= 3]
     except OSError:
         return None

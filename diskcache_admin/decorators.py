@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.dispatch import Signal
@@ -29,6 +29,7 @@ from ._stampede import (
     StampedeTimeout,
     canonical,
     check_cache_barriers,
+    register_checks,
 )
 from .conf import conf
 
@@ -45,6 +46,7 @@ __all__ = [
     "cached_view",
     "check_cache_barriers",
     "memoize",
+    "register_checks",
 ]
 
 cache_outcome = Signal()
@@ -93,6 +95,9 @@ def _barrier(stampede: bool | Barrier) -> Barrier | None:
 
 class Memoized:
     """A function wrapped by :func:`memoize` (see there); also works as a method."""
+
+    __name__: str
+    __qualname__: str
 
     def __init__(
         self, func: Callable[..., Any], engine: Engine, prefix: str, ignore: frozenset[str]
@@ -184,13 +189,15 @@ class Memoized:
 
 
 class _BoundMemoized:
-    """``obj.method`` for a memoized method: the same API with ``self`` filled in."""
+    # ``obj.method`` for a memoized method: the same API with ``self`` filled in.
+
+    __name__: str
 
     def __init__(self, memoized: Memoized, instance: Any) -> None:
         self._memoized = memoized
         self._instance = instance
         self.__wrapped__ = memoized.__wrapped__.__get__(instance)
-        self.__name__ = memoized.__name__  # type: ignore[attr-defined]
+        self.__name__ = memoized.__name__
         if memoized.is_async:
             markcoroutinefunction(self)
 
@@ -213,6 +220,11 @@ class _BoundMemoized:
         return self._memoized.cache_bypassed()
 
 
+@overload
+def memoize(timeout: Callable[..., Any], /) -> Memoized: ...
+
+
+@overload
 def memoize(
     timeout: float | None = 60,
     cache: str = "default",
@@ -222,7 +234,19 @@ def memoize(
     beta: float = 1.0,
     stale_while_revalidate: float | None = None,
     ignore: Iterable[str] = (),
-) -> Callable[[Callable[..., Any]], Memoized]:
+) -> Callable[[Callable[..., Any]], Memoized]: ...
+
+
+def memoize(
+    timeout: float | Callable[..., Any] | None = 60,
+    cache: str = "default",
+    key_prefix: str | None = None,
+    *,
+    stampede: bool | Barrier = True,
+    beta: float = 1.0,
+    stale_while_revalidate: float | None = None,
+    ignore: Iterable[str] = (),
+) -> Callable[[Callable[..., Any]], Memoized] | Memoized:
     """Cache a function's (or method's, sync or async) results in the ``cache`` alias.
 
     ``timeout``: seconds (``None`` never expires, ``0`` never caches). ``key_prefix``: defaults
@@ -232,9 +256,11 @@ def memoize(
     ``stale_while_revalidate``: seconds a value is kept past ``timeout``, served while one caller
     recomputes. ``ignore``: parameter names left out of the key (e.g. ``"self"``).
 
-    The result has ``cache_key(...)``, ``invalidate(...)``, ``refresh(...)``,
-    ``cache_bypassed()`` and ``__wrapped__``.
+    ``@memoize`` without arguments uses the defaults. The result has ``cache_key(...)``,
+    ``invalidate(...)``, ``refresh(...)``, ``cache_bypassed()`` and ``__wrapped__``.
     """
+    if callable(timeout):  # used bare: @memoize
+        return memoize()(timeout)
     ignored = frozenset(ignore)
     # Built now, so that bad options fail where they are written; it holds options only.
     engine = Engine(cache, timeout, _barrier(stampede), beta, stale_while_revalidate)

@@ -64,6 +64,8 @@ def _positive_int(name: str, value: Any, allow_none: bool, minimum: int = 1) -> 
 
 def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:
     """Validate known OPTIONS; raise :class:`OptionError` naming the first bad one."""
+    if not isinstance(options, Mapping):
+        raise OptionError("OPTIONS", f"OPTIONS must be a dict, not {type(options).__name__}.")
     values: dict[str, Any] = {}
     for name, value in options.items():
         if name not in KNOWN:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import FrameType
 from typing import Any
 
 from debug_toolbar.panels import Panel
@@ -76,12 +77,12 @@ _LIBRARY_PATHS = tuple(
 
 def call_site() -> str:
     """``file:line in function`` of the first frame outside Django, asgiref and this app."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(_LIBRARY_PATHS) and not filename.startswith("<"):
             return f"{os.path.relpath(filename)}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return "(outside the request thread)"
 
 

@@ -113,8 +113,5 @@ if USE_DEBUG_TOOLBAR:
     INTERNAL_IPS = ["127.0.0.1", "::1"]
     # Collapsed to its handle, so the demo pages stay readable until the toolbar is opened.
     DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
-    DEBUG_TOOLBAR_PANELS = [
-        *PANELS_DEFAULTS,
-        # Panels of this project go here (the debug-toolbar panel work adds
-        # "diskcache_admin.panels.CachePanel").
-    ]
+    # Ours beside the toolbar's own CachePanel: both record, neither double-counts.
+    DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "diskcache_admin.panels.DiskCachePanel"]

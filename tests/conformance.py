@@ -4,7 +4,10 @@
 from the package index (with this interpreter's pip) into a temporary directory, extracts only
 ``tests/cache/`` from it, and runs the ``BaseCacheTests`` of ``tests/cache/tests.py`` against
 :class:`diskcache_admin.backend.DiskCache`, exactly as Django's ``FileBasedCacheTests`` runs them
-against FileBasedCache. Nothing of Django's test code is kept in this repository.
+against FileBasedCache. It then runs the same file's tests of the cache middleware, ``cache_page``,
+the cache utilities and template responses (``MIDDLEWARE_CASES``), which Django writes against
+LocMemCache, with every alias turned into a DiskCache. Nothing of Django's test code is kept in
+this repository.
 
 Set ``DISKCACHE_ADMIN_DJANGO_SDIST`` to a downloaded ``django-<version>.tar.gz`` to run offline.
 Without network the run is skipped (exit status 0) on a developer machine and fails under
@@ -99,7 +102,8 @@ def configure_django(location: str) -> None:
     settings.configure(
         DEBUG=False,
         SECRET_KEY="diskcache-admin-conformance-not-secret",
-        USE_TZ=True,
+        USE_TZ=False,  # as Django's own tests/test_sqlite.py and runtests.py set them
+        LANGUAGE_CODE="en",
         INSTALLED_APPS=[
             "django.contrib.contenttypes",
             "django.contrib.auth",
@@ -109,6 +113,7 @@ def configure_django(location: str) -> None:
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         CACHES={"default": {"BACKEND": BACKEND, "LOCATION": os.path.join(location, "default")}},
         MIDDLEWARE=[],
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
         ROOT_URLCONF=[],
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
     )
@@ -137,6 +142,41 @@ def build_test_case(location: str) -> type[unittest.TestCase]:
     return override_settings(CACHES=caches)(test_case)  # type: ignore[no-any-return]
 
 
+# Django's tests of the cache middleware, cache_page, the cache utilities and template responses
+# are written against LocMemCache; they run here with each of their aliases turned into a
+# DiskCache in a directory of its own (the aliases stay apart, as LocMemCache's LOCATIONs do).
+MIDDLEWARE_CASES = (
+    "CacheUtils",
+    "PrefixedCacheUtils",
+    "CacheHEADTest",
+    "CacheI18nTest",
+    "PrefixedCacheI18nTest",
+    "CacheMiddlewareTest",
+    "TestWithTemplateResponse",
+)
+
+
+def build_middleware_cases(location: str) -> list[type[unittest.TestCase]]:
+    """Django's middleware-level cache tests, every alias of each turned into a DiskCache."""
+    from cache import tests
+    from django.test import override_settings
+
+    cases = []
+    for name in MIDDLEWARE_CASES:
+        original = getattr(tests, name)
+        caches = {
+            alias: {
+                **config,
+                "BACKEND": BACKEND,
+                "LOCATION": os.path.join(location, name, config.get("LOCATION") or alias),
+            }
+            for alias, config in original._overridden_settings["CACHES"].items()
+        }
+        case = type(f"DiskCache{name}", (original,), {"__module__": __name__})
+        cases.append(override_settings(CACHES=caches)(case))
+    return cases
+
+
 def run(workdir: Path) -> int:
     import django
 
@@ -159,7 +199,13 @@ def run(workdir: Path) -> int:
 
     from django.test.runner import DiscoverRunner
 
-    suite = unittest.TestLoader().loadTestsFromTestCase(test_case)
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite(
+        [
+            loader.loadTestsFromTestCase(case)
+            for case in (test_case, *build_middleware_cases(os.path.join(location, "middleware")))
+        ]
+    )
     runner = DiscoverRunner(verbosity=1, interactive=False)
     runner.setup_test_environment()
     old_config = runner.setup_databases()
@@ -181,9 +227,11 @@ def run(workdir: Path) -> int:
         return 1
     for test, reason in result.skipped:
         print(f"skipped {test.id()}: {reason}")
+    base = loader.loadTestsFromTestCase(test_case).countTestCases()
     print(
         f"Django conformance: {passed} passed, {failed} failed, {skipped} skipped"
-        f" (Django {version}, tests/cache/tests.py BaseCacheTests against {BACKEND})"
+        f" (Django {version} tests/cache/tests.py against {BACKEND}: {base} BaseCacheTests,"
+        f" {result.testsRun - base} in {len(MIDDLEWARE_CASES)} middleware and utility classes)"
     )
     return 1 if failed or not result.testsRun else 0
 

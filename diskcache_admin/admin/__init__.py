@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ..models import Cache
+from ..models import AuditEntry, Cache
+from .audit import AuditEntryAdmin
 from .options import CacheAdmin
 
-__all__ = ["CacheAdmin"]
+__all__ = ["AuditEntryAdmin", "CacheAdmin"]
 
 admin.site.register(Cache, CacheAdmin)
+admin.site.register(AuditEntry, AuditEntryAdmin)

@@ -9,9 +9,9 @@ from django.utils.safestring import SafeString
 
 BAR_HEIGHT = 18
 BAR_GAP = 6
-LABEL_WIDTH = 190
-BAR_WIDTH = 260
-VALUE_WIDTH = 90
+LABEL_WIDTH = 150
+BAR_WIDTH = 170
+VALUE_WIDTH = 60
 
 
 def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
@@ -23,7 +23,7 @@ def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
     for index, (label, count) in enumerate(buckets):
         y = BAR_GAP + index * (BAR_HEIGHT + BAR_GAP)
         length = 0 if not peak else max(round(BAR_WIDTH * count / peak), 1 if count else 0)
-        shown = label if len(label) <= 28 else label[:27] + "…"
+        shown = label if len(label) <= 21 else label[:20] + "…"
         rows.append(
             (
                 y + BAR_HEIGHT - 5,

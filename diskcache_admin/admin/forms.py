@@ -29,6 +29,11 @@ class KeySearchForm(forms.Form):
     cursor = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20_000)
 
     def __init__(self, *args: Any, adapter: Adapter | None = None, **kwargs: Any) -> None:
+        if args and args[0] is not None:
+            # Show the defaults in the selects when the query string leaves them out.
+            data = args[0].copy()
+            data.setdefault("per_page", str(PAGE_SIZES[1]))
+            args = (data, *args[1:])
         super().__init__(*args, **kwargs)
         self.default_order: str = "key"
         self.default_match: str = "prefix"

@@ -137,9 +137,11 @@ def relative(epoch: float | None) -> str:
         return ""
     when = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
     now = timezone.now()
+    if abs((when - now).total_seconds()) < 60:
+        return "just now" if when <= now else "within a minute"
     if when >= now:
-        return f"in {timeuntil(when, now)}"
-    return f"{timesince(when, now)} ago"
+        return f"in {timeuntil(when, now, depth=1)}"
+    return f"{timesince(when, now, depth=1)} ago"
 
 
 def safe_text(text: str) -> str:

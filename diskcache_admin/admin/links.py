@@ -5,14 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from ..inspection import get_adapter
 from ..inspection.base import InspectionError
 from .helpers import encode_key, is_hidden
 
 
 def key_url(alias: str, key: str, version: int | None = None, site: str = "admin") -> str | None:
     """The key detail page of ``key`` (as the user wrote it), or ``None`` when there is none."""
-    from ..inspection import get_adapter
-
     if alias not in settings.CACHES or is_hidden(key):
         return None
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,7 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from .. import audit
 from ..conf import conf
+from ..inspection import get_adapter, hit_ratio_series, maybe_take_snapshot
 from ..inspection.base import (
     Adapter,
     CacheStats,
@@ -25,6 +26,7 @@ from ..inspection.base import (
     KeyPage,
     KeyQuery,
     Removal,
+    Snapshot,
 )
 from ..models import Cache
 from . import charts, helpers
@@ -48,6 +50,7 @@ class Action:
     title: str
     capability: Capability
     permission: str
+    method: str
     danger: bool = False
     typed: bool = False  # the user types the alias name to confirm
 
@@ -55,21 +58,34 @@ class Action:
 ACTIONS: dict[str, Action] = {
     action.slug: action
     for action in (
-        Action("expire", "Purge expired entries", Capability.EXPIRE, MAINTAIN),
-        Action("evict", "Evict a tag", Capability.EVICT_TAG, MAINTAIN),
-        Action("cull", "Cull to the limits", Capability.CULL, MAINTAIN),
-        Action("reset-stats", "Reset statistics", Capability.RESET_STATS, MAINTAIN),
-        Action("clear", "Clear the cache", Capability.CLEAR, CLEAR, danger=True, typed=True),
+        Action("expire", "Purge expired entries", Capability.EXPIRE, MAINTAIN, "expire"),
+        Action("evict", "Evict a tag", Capability.EVICT_TAG, MAINTAIN, "evict"),
+        Action("cull", "Cull to the limits", Capability.CULL, MAINTAIN, "cull"),
+        Action("reset-stats", "Reset statistics", Capability.RESET_STATS, MAINTAIN, "reset_stats"),
+        Action(
+            "clear", "Clear the cache", Capability.CLEAR, CLEAR, "clear", danger=True, typed=True
+        ),
         Action(
             "flush-db",
             "Flush the whole database",
             Capability.FLUSH_DB,
             CLEAR,
+            "flush_db",
             danger=True,
             typed=True,
         ),
     )
 }
+
+
+def offers(adapter: Adapter, action: Action) -> bool:
+    """Whether ``adapter`` can run ``action``.
+
+    Besides the declared capability, the adapter must implement the method: an action whose
+    method is still the base class's would only fail after the user confirmed it.
+    """
+    implemented = getattr(type(adapter), action.method) is not getattr(Adapter, action.method)
+    return adapter.can(action.capability) and implemented
 
 
 def _attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
@@ -81,8 +97,6 @@ def _attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
 
 
 def _record(request: HttpRequest, alias: str, action: str, summary: str) -> None:
-    from .. import audit
-
     audit.record(alias=alias, action=action, summary=summary, user=request.user, via="admin")
 
 
@@ -101,8 +115,6 @@ class CacheViews:
         )
 
     def adapter(self, alias: str) -> Adapter:
-        from ..inspection import get_adapter
-
         if alias not in settings.CACHES:
             raise Http404(f"No cache alias {alias!r}.")
         return get_adapter(alias)
@@ -220,6 +232,9 @@ class CacheViews:
                     (histogram.title, charts.bar_chart(histogram.title, histogram.buckets))
                 )
         if adapter.can(Capability.SNAPSHOTS):
+            # The in-request sampler: at most one snapshot every five minutes, written to the
+            # snapshot table only (no entry, counter or access time changes).
+            maybe_take_snapshot(adapter)
             snapshots, error = _attempt(adapter.snapshots)
             if error:
                 errors.append(error)
@@ -240,7 +255,7 @@ class CacheViews:
                 "slug": action.slug,
             }
             for action in ACTIONS.values()
-            if adapter.can(action.capability) and helpers.has(request, action.permission)
+            if offers(adapter, action) and helpers.has(request, action.permission)
         ]
         return self.render(request, "detail.html", context)
 
@@ -271,25 +286,32 @@ class CacheViews:
         if stats.eviction_policy:
             rows.append(("Eviction policy", stats.eviction_policy))
         for name, value in stats.extra.items():
-            rows.append((str(name).replace("_", " ").capitalize(), str(value)))
+            rows.append(
+                (str(name).replace("_", " ").capitalize(), CacheViews.extra_value(name, value))
+            )
         return rows
 
     @staticmethod
-    def ratio_points(snapshots: list[Any]) -> list[tuple[str, float]]:
-        """Hit ratio of each interval between snapshots (counters are cumulative)."""
-        ordered = sorted(snapshots, key=lambda s: s.taken)
-        points = []
-        for before, after in itertools.pairwise(ordered):
-            hits, misses = after.hits - before.hits, after.misses - before.misses
-            if hits < 0 or misses < 0:  # counters were reset in between
-                hits, misses = after.hits, after.misses
-            if hits + misses:
-                points.append((helpers.moment(after.taken), hits / (hits + misses)))
-        if not points and ordered:
-            last = ordered[-1]
-            if last.hits + last.misses:
-                points.append((helpers.moment(last.taken), last.hits / (last.hits + last.misses)))
-        return points
+    def extra_value(name: str, value: Any) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        if isinstance(value, (int, float)) and name.endswith(("_since", "_time", "_at")):
+            return helpers.moment(float(value))
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value)
+
+    @staticmethod
+    def ratio_points(snapshots: list[Snapshot]) -> list[tuple[str, float]]:
+        """Hit ratio of each interval between snapshots that saw any reads."""
+        ordered = sorted(snapshots, key=lambda snapshot: snapshot.taken)
+        return [
+            (helpers.moment(taken), ratio)
+            for taken, ratio in hit_ratio_series(ordered)
+            if ratio is not None
+        ]
 
     # -- key browser ---------------------------------------------------------------------------
 
@@ -690,7 +712,7 @@ class CacheViews:
         )
         if adapter is None:
             return self.render(request, "confirm.html", context)
-        if not adapter.can(action.capability):
+        if not offers(adapter, action):
             context["error"] = str(adapter._unsupported(action.capability))
             return self.render(request, "confirm.html", context)
         context["location"] = adapter.location()

@@ -130,4 +130,7 @@ _BLOCK = 64  # SHA-256's block size in bytes
 
 
 def _message(key: str, mode: int, payload: bytes) -> bytes:
-    return b"%s\x00%d\x00%s" % (key.encode("utf-8", "surrogatepass"), mode, payload)
+    # The key's length goes first: keys may hold NUL bytes, and without it the key "a\x001\x00x"
+    # and the key "a" would share messages (and so signatures) for suitably shaped payloads.
+    encoded = key.encode("utf-8", "surrogatepass")
+    return b"%d\x00%s\x00%d\x00%s" % (len(encoded), encoded, mode, payload)

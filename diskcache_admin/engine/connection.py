@@ -8,6 +8,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -28,12 +29,42 @@ _inherited: list[sqlite3.Connection] = []
 _inherited_fds: list[int] = []
 
 
+class _Connection(sqlite3.Connection):
+    """A plain connection that can be weakly referenced, so that a fork can find them all."""
+
+
+# Every connection open in this process. A connection of another thread lives in that thread's
+# threading.local, which a forked child frees (the thread does not exist there), and freeing it
+# closes it: so they are all pinned across the fork and kept, unused, in the child.
+_open: weakref.WeakSet[_Connection] = weakref.WeakSet()
+_open_lock = threading.Lock()
+_pinned: list[sqlite3.Connection] = []
+_databases: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    with _open_lock:
+        _pinned[:] = list(_open)
+
+
+def _after_fork_in_parent() -> None:
+    _pinned.clear()
+
+
 def _after_fork_in_child() -> None:
-    global _generation
+    global _generation, _open_lock
     _generation += 1
+    _open_lock = threading.Lock()
+    _inherited.extend(_pinned)
+    _pinned.clear()
+    # A parent thread may have held one at the moment of the fork; it would never be released.
+    for database in list(_databases):
+        database._lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)
 
 
 class StoreLocked(sqlite3.OperationalError):
@@ -59,6 +90,7 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._initialised_in: int | None = None
+        _databases.add(self)
         # (generation, lock between this process's threads, lock file descriptor or -1)
         self._queue: tuple[int, threading.Lock, int] | None = None
 
@@ -84,7 +116,10 @@ class Database:
             isolation_level=None,
             check_same_thread=False,
             cached_statements=256,
+            factory=_Connection,
         )
+        with _open_lock:
+            _open.add(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         conn.execute(f"PRAGMA synchronous = {self.sync}")
         conn.execute("PRAGMA temp_store = MEMORY")

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
+from .codec import Mode
 from .store import Problem
 
 if TYPE_CHECKING:
@@ -16,6 +17,22 @@ ORPHAN_GRACE_SECONDS = 60.0
 
 
 def check(store: Store, *, fix: bool = False, grace: float = ORPHAN_GRACE_SECONDS) -> list[Problem]:
+    try:
+        return _check(store, fix=fix, grace=grace)
+    except sqlite3.OperationalError:
+        raise  # locked, read-only or out of space: the store is not damaged, the check failed
+    except sqlite3.DatabaseError as exc:
+        # Truncated or garbled: nothing here can rebuild it, and a cache can start afresh.
+        return [
+            Problem(
+                "database",
+                f"{store.db.path} cannot be read ({exc}); delete the cache directory to start"
+                " afresh",
+            )
+        ]
+
+
+def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     problems: list[Problem] = []
     conn = store.db.connection()
     for (message,) in conn.execute("PRAGMA integrity_check"):
@@ -40,6 +57,8 @@ def check(store: Store, *, fix: bool = False, grace: float = ORPHAN_GRACE_SECOND
             )
             bad_rows.append(entry_id)
 
+    problems.extend(_unverified_rows(store, conn, set(bad_rows), bad_rows))
+
     cutoff = time.time() - grace
     orphans = [
         name for name, mtime, _ in store.files.walk() if name not in referenced and mtime < cutoff
@@ -60,6 +79,44 @@ def check(store: Store, *, fix: bool = False, grace: float = ORPHAN_GRACE_SECOND
     if not fix or not problems:
         return problems
     return _repair(store, problems, bad_rows, orphans)
+
+
+def _unverified_rows(
+    store: Store, conn: sqlite3.Connection, skip: set[int], bad_rows: list[int]
+) -> list[Problem]:
+    """Rows whose payload fails its signature: planted, copied from another key or damaged.
+
+    Only the signature is computed, so nothing is ever unpickled; every value file is read.
+    """
+    problems: list[Problem] = []
+    for entry_id, key, mode, value, signature, filename in conn.execute(
+        "SELECT id, key, mode, value, signature, filename FROM entries"
+    ):
+        if entry_id in skip:
+            continue  # its file is missing or truncated: reported already
+        if mode == Mode.INT:
+            # Native integers are unsigned; a row claiming to be one must hold an integer.
+            if type(value) is not int:
+                problems.append(
+                    Problem("bad-signature", f"entry {entry_id} ({key!r}): not an integer")
+                )
+                bad_rows.append(entry_id)
+            continue
+        payload = value
+        if filename is not None:
+            try:
+                payload = store.files.read(filename)
+            except FileNotFoundError:
+                continue  # deleted or overwritten since this SELECT began
+        if not isinstance(payload, bytes) or not store.codec.verify(key, mode, payload, signature):
+            problems.append(
+                Problem(
+                    "bad-signature",
+                    f"entry {entry_id} ({key!r}): its signature does not verify (never unpickled)",
+                )
+            )
+            bad_rows.append(entry_id)
+    return problems
 
 
 def _repair(
@@ -84,5 +141,5 @@ def _repair(
 
     store.files.remove(store.db.run_write(write))
     store.files.remove(orphans)
-    fixable = {"missing-file", "truncated-file", "orphan-file", "counters"}
+    fixable = {"missing-file", "truncated-file", "orphan-file", "counters", "bad-signature"}
     return [Problem(p.kind, p.detail, fixed=p.kind in fixable) for p in problems]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The key browser's "expires" order: never-expiring entries sort after every expiry time. Queries
 # must spell the expression exactly like the index does, or SQLite will not use the index.
@@ -69,6 +69,8 @@ INDEXES = (
     f"CREATE INDEX IF NOT EXISTS entries_expires_order ON entries ({EXPIRES_ORDER})",
     # Store.volume() sums the sizes of file-held values: a covering index keeps that off the table.
     "CREATE INDEX IF NOT EXISTS entries_file_size ON entries (size) WHERE filename IS NOT NULL",
+    # Version 3: a tag's entries in key order (the key browser's tag filter), tagged rows only.
+    "CREATE INDEX IF NOT EXISTS entries_tag_key ON entries (tag, user_key) WHERE tag IS NOT NULL",
 )
 
 # Triggers keep the entry count and total size exact in one row, so neither is ever a scan.

@@ -6,6 +6,7 @@ import base64
 import binascii
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -171,7 +172,7 @@ def render_value(value: object) -> str:
         pass
     try:
         return repr(value)
-    except Exception as exc:  # noqa: BLE001 - a value's own __repr__ may raise anything
+    except Exception as exc:  # a value's own __repr__ may raise anything
         return f"<{type_name(value)} object; its repr() failed: {exc!r}>"
 
 
@@ -206,17 +207,22 @@ def unpickle_error(exc: BaseException) -> str:
 # -- locations -------------------------------------------------------------------------------
 
 
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token)=)[^&#]*")
+
+
 def mask_url(url: str) -> str:
-    """``scheme://user:***@host/...``: the password of a URL replaced; other text unchanged."""
+    """``scheme://user:***@host/...``: passwords in the netloc or the query string masked."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    if not parts.scheme or parts.password is None:
+    if not parts.scheme:
         return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    if parts.password is not None:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        parts = parts._replace(netloc=f"{user}:***@{hostinfo}")
+    return _QUERY_SECRET.sub(r"\1***", urlunsplit(parts))
 
 
 def mask_location(location: Any) -> str:

@@ -74,9 +74,7 @@ class UnsupportedQuery(InspectionError):
 class Unsupported(InspectionError):
     def __init__(self, alias: str, backend: str, capability: Capability) -> None:
         self.alias, self.backend, self.capability = alias, backend, capability
-        super().__init__(
-            f"Cache {alias!r} ({backend}) cannot {CAPABILITY_VERBS[capability]}."
-        )
+        super().__init__(f"Cache {alias!r} ({backend}) cannot {CAPABILITY_VERBS[capability]}.")
 
 
 @dataclass(frozen=True)
@@ -252,7 +250,11 @@ class Adapter:
     # -- changes -----------------------------------------------------------------------------
 
     def set(
-        self, key: str, value: Any, timeout: float | None, tag: str | None = None,
+        self,
+        key: str,
+        value: Any,
+        timeout: float | None,
+        tag: str | None = None,
         version: int | None = None,
     ) -> None:
         raise self._unsupported(Capability.SET)

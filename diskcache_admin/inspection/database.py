@@ -40,7 +40,8 @@ _BATCH = 200
 
 
 def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # "!" rather than a backslash: MySQL treats a backslash in a string literal as an escape.
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 class DatabaseAdapter(Adapter):
@@ -71,7 +72,7 @@ class DatabaseAdapter(Adapter):
     # -- plumbing ----------------------------------------------------------------------------
 
     def _db(self, *, write: bool) -> str:
-        model = self.cache.cache_model_class  # type: ignore[attr-defined]
+        model = self.cache.cache_model_class
         db = router.db_for_write(model) if write else router.db_for_read(model)
         return str(db)
 
@@ -105,9 +106,9 @@ class DatabaseAdapter(Adapter):
     def _to_datetime(self, value: Any) -> datetime:
         connection = self._connection()
         expression = models.Expression(output_field=models.DateTimeField())
-        converters = connection.ops.get_db_converters(
-            expression
-        ) + expression.get_db_converters(connection)
+        converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+            connection
+        )
         for converter in converters:
             value = converter(value, expression, connection)
         assert isinstance(value, datetime)
@@ -169,7 +170,7 @@ class DatabaseAdapter(Adapter):
             else:
                 literal = query.search
         if literal:
-            conditions.append("{key} LIKE %s ESCAPE '\\'")
+            conditions.append("{key} LIKE %s ESCAPE '!'")
             params.append(f"%{_like_escape(literal)}%")
         if query.expired is True:
             conditions.append("{expires} < %s")

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
+
 from ..backend import DiskCache
 from ..engine import BadSignature, CorruptValue, Mode, browse
 from ..engine.store import EntryInfo, Store
@@ -31,7 +33,9 @@ from .base import (
 
 class DiskCacheAdapter(Adapter):
     kind = "diskcache"
-    capabilities = frozenset(Capability)
+    # Everything but FLUSH_DB: a store directory belongs to one alias, so clear() already
+    # empties all of it and there is no wider "database" to flush.
+    capabilities = frozenset(Capability) - {Capability.FLUSH_DB}
     orders: ClassVar[tuple[Order, ...]] = ("key", "size", "stored", "expires")
     match_modes: ClassVar[tuple[MatchMode, ...]] = ("prefix", "glob", "substring")
     key_filters = frozenset({"family", "tag", "expired"})
@@ -50,6 +54,10 @@ class DiskCacheAdapter(Adapter):
         """Engine failures (locked, unreadable, disk full) become messages, never a 500."""
         try:
             yield
+        except ImproperlyConfigured as exc:  # the backend defers OPTIONS/LOCATION errors to use
+            raise InspectionError(
+                f"Cache {self.alias!r} (DiskCache) is misconfigured: {exc}"
+            ) from exc
         except (sqlite3.Error, OSError) as exc:
             raise InspectionError(
                 f"Cache {self.alias!r} (DiskCache at {self.cache.location}) could not be read"
@@ -62,11 +70,11 @@ class DiskCacheAdapter(Adapter):
         with self._errors():
             store = self.store
             counters = store.stats()
-            expired = browse.expired_totals(store)
+            expired = browse.expired_count(store)
             volume = store.volume()
         return CacheStats(
             entries=counters.count,
-            expired=expired.count,
+            expired=expired,
             size=counters.size,
             volume=volume,
             size_limit=store.size_limit,
@@ -75,7 +83,6 @@ class DiskCacheAdapter(Adapter):
             misses=counters.misses,
             eviction_policy=store.eviction_policy,
             extra={
-                "expired_size": expired.size,
                 "statistics": store.statistics,
                 "stats_since": counters.stats_since,
                 "cull_frequency": store.cull_frequency,
@@ -279,4 +286,3 @@ class DiskCacheAdapter(Adapter):
         with self._errors():
             row = browse.latest_snapshot(self.store)
         return None if row is None else Snapshot(*row)
-

@@ -59,7 +59,7 @@ class FileBasedAdapter(Adapter):
 
     @staticmethod
     def _expiry(path: str) -> tuple[float | None, int] | None:
-        """``(expiry, file size)``; an empty or unreadable header counts as expired, as in Django."""
+        """``(expiry, file size)``; an empty or unreadable header counts as expired, like Django."""
         try:
             with open(path, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size

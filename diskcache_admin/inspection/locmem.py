@@ -8,6 +8,7 @@ adapter copies what it needs under the cache's lock and unpickles outside it. Th
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -52,13 +53,27 @@ class LocMemAdapter(Adapter):
 
     cache: LocMemCache
 
+    # LocMemCache's internals, typed: the stubs do not declare them.
+    @property
+    def _data(self) -> dict[str, bytes]:
+        data: dict[str, bytes] = self.cache._cache  # type: ignore[attr-defined]
+        return data
+
+    @property
+    def _expiry(self) -> dict[str, float | None]:
+        expiry: dict[str, float | None] = self.cache._expire_info  # type: ignore[attr-defined]
+        return expiry
+
+    @property
+    def _lock(self) -> threading.Lock:
+        lock: threading.Lock = self.cache._lock  # type: ignore[attr-defined]
+        return lock
+
     def _rows(self) -> list[tuple[str, int, float | None]]:
         """``(made key, pickled size, expiry)`` of every entry, copied under the cache's lock."""
-        cache = self.cache
-        with cache._lock:  # type: ignore[attr-defined]
+        with self._lock:
             return [
-                (key, len(pickled), cache._expire_info.get(key))  # type: ignore[attr-defined]
-                for key, pickled in cache._cache.items()  # type: ignore[attr-defined]
+                (key, len(pickled), self._expiry.get(key)) for key, pickled in self._data.items()
             ]
 
     def _info(self, raw_key: str, size: int, expires: float | None, now: float) -> KeyInfo:
@@ -108,18 +123,16 @@ class LocMemAdapter(Adapter):
         return self._remove([info.raw_key for info in found])
 
     def key_info(self, raw_key: str) -> KeyInfo | None:
-        cache = self.cache
-        with cache._lock:  # type: ignore[attr-defined]
-            pickled = cache._cache.get(raw_key)  # type: ignore[attr-defined]
-            expires = cache._expire_info.get(raw_key)  # type: ignore[attr-defined]
+        with self._lock:
+            pickled = self._data.get(raw_key)
+            expires = self._expiry.get(raw_key)
         if pickled is None:
             return None
         return self._info(raw_key, len(pickled), expires, time.time())
 
     def _pickled(self, raw_key: str) -> bytes | None:
-        cache = self.cache
-        with cache._lock:  # type: ignore[attr-defined]
-            pickled: bytes | None = cache._cache.get(raw_key)  # type: ignore[attr-defined]
+        with self._lock:
+            pickled: bytes | None = self._data.get(raw_key)
             return pickled
 
     def peek(self, raw_key: str) -> tuple[bool, Any]:
@@ -156,12 +169,11 @@ class LocMemAdapter(Adapter):
         self.cache.set(key, value, timeout, version=version)
 
     def _remove(self, raw_keys: list[str]) -> Removal:
-        cache = self.cache
         count = size = 0
-        with cache._lock:  # type: ignore[attr-defined]
+        with self._lock:
             for key in raw_keys:
-                pickled = cache._cache.pop(key, None)  # type: ignore[attr-defined]
-                cache._expire_info.pop(key, None)  # type: ignore[attr-defined]
+                pickled = self._data.pop(key, None)
+                self._expiry.pop(key, None)
                 if pickled is not None:
                     count += 1
                     size += len(pickled)
@@ -174,13 +186,13 @@ class LocMemAdapter(Adapter):
         cache = self.cache
         expires = cache.get_backend_timeout(timeout)
         now = time.time()
-        with cache._lock:  # type: ignore[attr-defined]
-            if raw_key not in cache._cache:  # type: ignore[attr-defined]
+        with self._lock:
+            if raw_key not in self._data:
                 return False
-            current = cache._expire_info.get(raw_key)  # type: ignore[attr-defined]
+            current = self._expiry.get(raw_key)
             if current is not None and current <= now:
                 return False
-            cache._expire_info[raw_key] = expires  # type: ignore[attr-defined]
+            self._expiry[raw_key] = expires
             return True
 
     def clear_preview(self) -> Removal:
@@ -188,24 +200,22 @@ class LocMemAdapter(Adapter):
         return Removal(len(rows), sum(size for _k, size, _e in rows))
 
     def clear(self) -> Removal:
-        cache = self.cache
-        with cache._lock:  # type: ignore[attr-defined]
+        with self._lock:
             removed = Removal(
-                len(cache._cache),  # type: ignore[attr-defined]
-                sum(len(p) for p in cache._cache.values()),  # type: ignore[attr-defined]
+                len(self._data),
+                sum(len(p) for p in self._data.values()),
             )
-            cache._cache.clear()  # type: ignore[attr-defined]
-            cache._expire_info.clear()  # type: ignore[attr-defined]
+            self._data.clear()
+            self._expiry.clear()
         return removed
 
     def expire(self) -> Removal:
-        cache = self.cache
         now = time.time()
         count = size = 0
-        with cache._lock:  # type: ignore[attr-defined]
-            expire_info = cache._expire_info  # type: ignore[attr-defined]
+        with self._lock:
+            expire_info = self._expiry
             for key in [k for k, e in expire_info.items() if e is not None and e <= now]:
-                pickled = cache._cache.pop(key, None)  # type: ignore[attr-defined]
+                pickled = self._data.pop(key, None)
                 del expire_info[key]
                 if pickled is not None:
                     count += 1

@@ -279,6 +279,13 @@ def _empty_prefix(cache: Any) -> None:
         client.unlink(*batch)
 
 
+def _build(config: Mapping[str, Any]) -> Any:
+    """A backend object for ``config``, the way Django's cache handler builds one."""
+    params = dict(config)
+    backend = import_string(params.pop("BACKEND"))
+    return backend(params.pop("LOCATION", ""), params)
+
+
 def _test_database_active(cache: Any) -> bool:
     from django.db import connections, router
 
@@ -315,6 +322,7 @@ class Isolation:
         # False in a parallel run's parent, which only replays its workers' results.
         self.per_test = True
         self._override: Any = None
+        self._stores: dict[str, Any] = {}
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -337,6 +345,7 @@ class Isolation:
                     alias, str(config.get("BACKEND")), str(config.get("BACKEND")),
                     _location_text(config), how,
                 )  # fmt: skip
+                self._stores[alias] = _build(config)
         else:
             self._swap()
         self.active = True
@@ -357,6 +366,7 @@ class Isolation:
         for alias, config in self.original_caches.items():
             new = swap_config(alias, config, self.root, self.run_id, self.worker)
             swapped[alias] = new
+            self._stores[alias] = _build(new)
             self.aliases[alias] = IsolatedAlias(
                 alias, str(config.get("BACKEND")), new["BACKEND"], new["LOCATION"], "clear"
             )
@@ -367,12 +377,12 @@ class Isolation:
         """Empty every isolated store; called before each test."""
         if not self.active:
             return
-        from django.core.cache import caches
-
         for entry in self.aliases.values():
             if entry.how == "nothing":
                 continue
-            cache = caches[entry.alias]
+            # Our own object on the checked (or private) store, never ``caches[alias]``: a
+            # test class may have overridden CACHES with stores that are not ours to empty.
+            cache = self._stores[entry.alias]
             if entry.how == "clear":
                 cache.clear()
             elif entry.how == "prefix":
@@ -388,20 +398,21 @@ class Isolation:
         self.active = False
         if self._override is None:
             return
-        from django.core.cache import caches
         from django.core.cache.backends import locmem
 
+        self._override.disable()
+        self._override = None
         for entry in self.aliases.values():
             if entry.backend == LOCMEM:
                 # LocMem stores are module-global and keyed by LOCATION: drop ours for good.
                 for registry in ("_caches", "_expire_info", "_locks"):
                     getattr(locmem, registry).pop(entry.location, None)
             else:
-                store = getattr(caches[entry.alias], "_store", None)
-                if store is not None:
-                    store.db.close()
-        self._override.disable()
-        self._override = None
+                store = self._stores[entry.alias].store
+                # Write pending statistics now: a flush at exit would recreate the directory.
+                store.flush()
+                store.db.close()
+        self._stores.clear()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
 

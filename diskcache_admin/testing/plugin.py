@@ -111,9 +111,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    state = config.stash[_STATE]
-    if state.isolation is None:
-        return f"{HEADER}: {state.reason or 'inactive'}"
+    state = config.stash.get(_STATE, None)
+    if state is None or state.isolation is None:
+        return f"{HEADER}: {(state and state.reason) or 'inactive'}"
     return f"{HEADER}: {state.isolation.describe()} [{state.source}]"
 
 

@@ -97,7 +97,11 @@ def _cleanup_redis(prefix: str) -> None:
         client.close()
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(
+    params=[
+        pytest.param(kind, marks=[pytest.mark.redis] if kind == "redis" else []) for kind in KINDS
+    ]
+)
 def target(
     request: pytest.FixtureRequest, tmp_path: Any, worker_id_suffix: str, db: None
 ) -> Iterator[Target]:

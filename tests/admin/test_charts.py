@@ -14,7 +14,7 @@ def test_bar_chart_has_one_bar_per_bucket_scaled_to_the_peak() -> None:
 
     widths = [float(rect.get("width", "")) for rect in svg.iter(f"{SVG}rect")]
 
-    assert widths == [260.0, 130.0, 0.0]
+    assert widths == [170.0, 85.0, 0.0]
 
 
 def test_bar_chart_escapes_labels() -> None:

@@ -88,7 +88,10 @@ def test_key_browser_lists_and_searches(admin_client: Client, target: Target) ->
 def test_key_browser_glob_and_substring(admin_client: Client, target: Target) -> None:
     seed(target)
     if not adapter(target).can(Capability.SEARCH):
-        pytest.skip("this backend cannot search")
+        page = text(admin_client.get(target.url("keys"), {"q": "page:*e", "match": "glob"}))
+        assert "page:home" not in page
+        assert "cannot list its keys" in page
+        return
 
     glob = text(admin_client.get(target.url("keys"), {"q": "page:*e", "match": "glob"}))
     substring = text(admin_client.get(target.url("keys"), {"q": "bou", "match": "substring"}))
@@ -215,7 +218,10 @@ def test_touch_changes_expiry(admin_client: Client, target: Target) -> None:
 def test_touch_never_expire(admin_client: Client, target: Target) -> None:
     seed(target)
     if not adapter(target).can(Capability.TOUCH):
-        pytest.skip("this backend cannot touch")
+        refused = admin_client.post(target.url("touch", target.token("user:1")), {"never": "on"})
+        assert "cannot" in text(refused)
+        assert not audit_actions()
+        return
 
     done = admin_client.post(target.url("touch", target.token("user:1")), {"never": "on"})
 
@@ -393,8 +399,7 @@ def test_delete_matching_spares_hidden_keys(
 
 
 def test_value_that_cannot_be_unpickled(admin_client: Client, target: Target) -> None:
-    if not adapter(target).can(Capability.PEEK):
-        pytest.skip("no value preview on this backend")
+    assert adapter(target).can(Capability.PEEK)
     target.cache.set("broken", Unloadable(), 600)
 
     response = admin_client.get(target.key_url("broken"))
@@ -456,6 +461,9 @@ def test_admin_index_lists_caches(admin_client: Client, disk: Target) -> None:
 
     assert 'href="/admin/diskcache_admin/cache/"' in body
     assert ">Caches<" in body
+    app_index = admin_client.get("/admin/diskcache_admin/")
+    assert app_index.status_code == 200
+    assert 'href="/admin/diskcache_admin/cache/"' in app_index.content.decode()
 
 
 def test_log_entry_links_to_the_cache_page(admin_client: Client, disk: Target) -> None:
@@ -465,3 +473,132 @@ def test_log_entry_links_to_the_cache_page(admin_client: Client, disk: Target) -
     entry = LogEntry.objects.get()
 
     assert entry.get_admin_url() == disk.url("detail")
+
+
+@pytest.mark.redis
+def test_flush_db_states_the_blast_radius_and_flushes(
+    admin_client: Client, redis_server: str, worker_id_suffix: str
+) -> None:
+    import fcntl
+
+    import redis
+    from django.test import override_settings
+
+    from .conftest import REDIS_DB, REDIS_LOCK
+
+    prefix = f"dca-admin-flush-{worker_id_suffix}"
+    caches = {
+        "target": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:6379/{REDIS_DB}",
+            "KEY_PREFIX": prefix,
+        }
+    }
+    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    with open(REDIS_LOCK, "a") as lock, override_settings(CACHES=caches):
+        fcntl.flock(lock, fcntl.LOCK_EX)  # no other test uses database 2 meanwhile
+        try:
+            target = Target("redis", "target", caches)
+            target.cache.set("mine", 1)
+            client.set(f"{prefix}-other-app", "theirs")
+            url = target.url("action", "flush-db")
+            if not adapter(target).can(Capability.FLUSH_DB):
+                pytest.fail("the Redis adapter should offer a whole-database flush")
+
+            page = text(admin_client.get(url))
+            assert "EVERY key in the database" in page
+            assert "Other cache aliases and any other application" in page
+            assert client.get(f"{prefix}-other-app") == b"theirs"
+
+            done = admin_client.post(url, {"confirm": "yes", "typed": "target"})
+
+            assert done.status_code == 302
+            assert client.get(f"{prefix}-other-app") is None
+            assert target.cache.get("mine") is None
+            assert any("Flushed" in message for message in audit_actions())
+        finally:
+            client.delete(f"{prefix}-other-app")
+            client.close()
+
+
+def test_hit_ratio_chart_from_snapshots(admin_client: Client, disk: Target) -> None:
+    disk.cache.set("a", 1)
+    snapshots = adapter(disk)
+    snapshots.take_snapshot()
+    disk.cache.get("a")
+    disk.cache.get("missing")
+    disk.cache.get("a")
+    disk.cache.close()  # flushes the batched counters when due; stats() adds pending ones
+    snapshots.take_snapshot()
+
+    body = text(admin_client.get(disk.url("detail")))
+
+    assert "Hit ratio over time" in body
+    assert "66.7%" in body
+
+
+def test_browsing_changes_no_statistics(admin_client: Client, target: Target) -> None:
+    seed(target)
+    before = adapter(target).stats() if adapter(target).can(Capability.STATS) else None
+
+    admin_client.get("/admin/diskcache_admin/cache/")
+    admin_client.get(target.url("keys"))
+    admin_client.get(target.key_url("user:1"))
+    admin_client.get(target.key_url("user:2"))
+
+    after = adapter(target).stats() if adapter(target).can(Capability.STATS) else None
+    if before is None or after is None:
+        assert target.cache.get("user:1") == USERS["user:1"]
+        return
+    assert after.entries == before.entries
+    if target.kind != "redis":  # Redis INFO counters are server-wide: other clients move them
+        assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
+def memcached_available() -> bool:
+    try:
+        from pymemcache.client.base import Client as Memcached
+        from pymemcache.exceptions import MemcacheError
+    except ImportError:
+        return False
+    client = Memcached(("127.0.0.1", 11211), connect_timeout=1, timeout=1)
+    try:
+        return bool(client.version())
+    except (OSError, MemcacheError):
+        return False
+    finally:
+        client.close()
+
+
+def test_memcached_lookup_delete_and_flush_warning(
+    admin_client: Client, worker_id_suffix: str
+) -> None:
+    from django.test import override_settings
+
+    from tests.conftest import require
+
+    require(memcached_available(), "memcached is not reachable on 127.0.0.1:11211")
+    caches = {
+        "mc": {
+            "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+            "LOCATION": "127.0.0.1:11211",
+            "KEY_PREFIX": f"dca-admin-{worker_id_suffix}",
+        }
+    }
+    with override_settings(CACHES=caches):
+        target = Target("memcached", "mc", caches)
+        target.cache.set("user:1", {"name": "Ada"}, 60)
+
+        listing = text(admin_client.get("/admin/diskcache_admin/cache/"))
+        lookup = admin_client.get(target.url("keys"), {"key": "user:1"})
+        detail = text(admin_client.get(lookup["Location"]))
+        flush = text(admin_client.get(target.url("action", "flush-db")))
+        deleted = admin_client.post(
+            target.url("delete_keys"), {"k": [target.token("user:1")], "confirm": "yes"}
+        )
+
+        assert "PyMemcacheCache" in listing
+        assert "&quot;name&quot;: &quot;Ada&quot;" in detail
+        assert "Other cache aliases and any other application" in flush
+        assert deleted.status_code == 302
+        assert target.cache.get("user:1") is None

@@ -106,3 +106,10 @@ class BrokenAdapter(FakeAdapter):
     def __init__(self) -> None:
         super().__init__()
         self.fail_with = InspectionError("Connection refused (127.0.0.1:1)")
+
+
+class SilentAdapter(FakeAdapter):
+    """An adapter whose clear reports no progress, as the contract allows."""
+
+    def clear(self) -> Removal:  # type: ignore[override]
+        return self._remove_all(None)

@@ -7,13 +7,14 @@ import json
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from diskcache_admin.inspection.base import CheckProblem
 from diskcache_admin.management.commands import cache as command_module
 from tests.cli.conftest import AuditSpy, fail, run
-from tests.cli.fakes import BrokenAdapter, FakeAdapter
+from tests.cli.fakes import BrokenAdapter, FakeAdapter, SilentAdapter
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,12 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeAdapter:
 
 @pytest.mark.parametrize("args", SUBCOMMANDS, ids=[args[0] for args in SUBCOMMANDS])
 def test_unknown_alias_names_the_known_ones(args: tuple[str, ...]) -> None:
-    message = fail(*args, "--alias", "nope", code=2)
+    with override_settings(CACHES={"default": {}, "sessions": {}}):
+        message = fail(*args, "--alias", "nope", code=2)
 
-    assert message == "Unknown cache alias 'nope'; the aliases in CACHES are: 'default', 'locmem'."
+    assert (
+        message == "Unknown cache alias 'nope'; the aliases in CACHES are: 'default', 'sessions'."
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,13 +82,14 @@ def test_unsupported_operation_exits_2_naming_alias_backend_and_operation(
     assert message == f"Cache 'default' (DummyCache) cannot {verb}."
 
 
-def test_flush_db_is_refused_by_diskcache_before_asking(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_questions(prompt: str) -> str:
-        raise AssertionError("asked for confirmation of an impossible operation")
-
-    monkeypatch.setattr("builtins.input", no_questions)
+def test_flush_db_is_refused_by_diskcache_and_removes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caches["default"].set("kept", 1)
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
 
     assert "cannot flush its whole database" in fail("clear", "--flush-db", code=2)
+    assert caches["default"].get("kept") == 1
 
 
 def test_argument_errors_are_command_errors() -> None:
@@ -194,10 +199,24 @@ def test_interrupted_clear_says_how_far_it_got_and_exits_130(
 
     message = fail("clear", "--yes", code=130)
 
-    assert message.startswith("Interrupted: 30 entries removed so far")
+    assert message.startswith("Interrupted: 30 entries removed. What was removed stays removed")
     assert len(fake.data) == 65
     assert audit_spy.actions() == ["clear"]
-    assert "interrupted (30 entries removed)" in audit_spy.records[0]["summary"]
+    assert "interrupted: 30 entries removed." in audit_spy.records[0]["summary"]
+
+
+def test_interrupted_clear_without_progress_reports_says_it_cannot_tell(
+    monkeypatch: pytest.MonkeyPatch, audit_spy: AuditSpy
+) -> None:
+    silent = SilentAdapter(entries=50)
+    silent.interrupt_after = 2
+    monkeypatch.setattr(command_module, "get_adapter", lambda alias: silent)
+
+    message = fail("clear", "--yes", code=130)
+
+    assert "how many entries went is unknown" in message
+    assert len(silent.data) == 30
+    assert "interrupted: how many entries went is unknown" in audit_spy.records[0]["summary"]
 
 
 def test_interrupted_expire_exits_130(fake: FakeAdapter, audit_spy: AuditSpy) -> None:
@@ -205,7 +224,7 @@ def test_interrupted_expire_exits_130(fake: FakeAdapter, audit_spy: AuditSpy) ->
 
     message = fail("expire", code=130)
 
-    assert message.startswith("Interrupted: nothing removed so far")
+    assert message.startswith("Interrupted: nothing removed.")
     assert len(fake.data) == 95
 
 

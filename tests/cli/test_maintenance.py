@@ -77,7 +77,7 @@ def disk_store(tmp_cache_dir: str) -> Iterator[str]:
 def fill(count: int, big_every: int = 10) -> dict[str, Any]:
     """Entries, some large enough for value files; returns what was stored."""
     values: dict[str, Any] = {
-        f"k{number}": (b"v" * 100_000 if number % big_every == 0 else number)
+        f"k{number}": (os.urandom(200_000) if number % big_every == 0 else number)
         for number in range(count)
     }
     caches["default"].set_many(values, timeout=None)
@@ -155,18 +155,21 @@ def test_an_interrupted_expire_keeps_the_live_entries_and_the_store_sound(
 # -- Redis: a clear is scoped to the alias's prefix, also when interrupted --------------------
 
 
-@pytest.fixture
-def two_redis_aliases(redis_server: str, redis_prefix: str) -> Iterator[tuple[str, str]]:
+@pytest.fixture(params=["redis", "django-redis"])
+def two_redis_aliases(
+    request: pytest.FixtureRequest, redis_server: str, redis_prefix: str
+) -> Iterator[tuple[str, str]]:
     """'default' and 'neighbour' share database 3 with different KEY_PREFIXes."""
     neighbour_prefix = f"{redis_prefix}-neighbour"
     caches_setting = {
-        "default": backend_config("redis", "", redis_prefix),
-        "neighbour": backend_config("redis", "", neighbour_prefix),
+        "default": backend_config(request.param, "", redis_prefix),
+        "neighbour": backend_config(request.param, "", neighbour_prefix),
     }
     client = redis_client()
     client.set(f"{redis_prefix}-bare", b"not a Django key")  # shares the prefix's characters
     try:
         with override_settings(CACHES=caches_setting):
+            caches["neighbour"].set_many({f"k{number}": number for number in range(20)})
             yield redis_prefix, neighbour_prefix
     finally:
         for key in client.scan_iter(match=f"{neighbour_prefix}*"):
@@ -175,15 +178,59 @@ def two_redis_aliases(redis_server: str, redis_prefix: str) -> Iterator[tuple[st
         client.close()
 
 
+def neighbours_intact(prefix: str) -> bool:
+    keys = [f"k{number}" for number in range(20)]
+    return caches["neighbour"].get_many(keys) == {key: number for number, key in enumerate(keys)}
+
+
 def test_redis_clear_removes_only_the_alias_prefix(
     two_redis_aliases: tuple[str, str], audit_spy: AuditSpy
 ) -> None:
+    prefix, _ = two_redis_aliases
     caches["default"].set_many({f"k{number}": number for number in range(300)})
-    caches["neighbour"].set_many({f"k{number}": number for number in range(20)})
 
     out = run("clear", "--yes").out
 
-    assert "300 entries" in out
+    assert "removed 300 entries" in out
     assert caches["default"].get("k1") is None
-    assert len(caches["neighbour"].get_many([f"k{number}" for number in range(20)])) == 20
-    assert redis_client().get(f"{two_redis_aliases[0]}-bare") == b"not a Django key"
+    assert neighbours_intact(prefix)
+    assert redis_client().get(f"{prefix}-bare") == b"not a Django key"
+    assert audit_spy.actions() == ["clear"]
+
+
+def test_an_interrupted_redis_clear_keeps_the_rest_intact_and_readable(
+    two_redis_aliases: tuple[str, str], monkeypatch: pytest.MonkeyPatch, audit_spy: AuditSpy
+) -> None:
+    import redis
+
+    prefix, _ = two_redis_aliases
+    values = {f"k{number}": number for number in range(1200)}
+    caches["default"].set_many(values)
+    real_unlink = redis.Redis.unlink
+    calls = 0
+
+    def unlink_then_ctrl_c(self: redis.Redis, *names: Any) -> Any:
+        # The adapter unlinks in batches; Ctrl-C arrives while the second batch is on its way.
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return real_unlink(self, *names)
+
+    monkeypatch.setattr(redis.Redis, "unlink", unlink_then_ctrl_c)
+
+    message = fail("clear", "--yes", code=130)
+
+    monkeypatch.setattr(redis.Redis, "unlink", real_unlink)
+    assert message.startswith("Interrupted:")
+    assert "entries not yet removed are intact" in message
+    left = caches["default"].get_many(list(values))
+    assert 0 < len(left) < len(values)  # one batch went, the rest stayed
+    assert all(values[key] == value for key, value in left.items())
+    assert neighbours_intact(prefix)
+    assert redis_client().get(f"{prefix}-bare") == b"not a Django key"
+    assert audit_spy.actions() == ["clear"]
+    assert "interrupted" in audit_spy.records[0]["summary"]
+    run("clear", "--yes")  # a second clear finishes the job
+    assert caches["default"].get_many(list(values)) == {}
+    assert neighbours_intact(prefix)

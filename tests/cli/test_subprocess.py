@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
@@ -13,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import backend_config
+from diskcache_admin.backend import DiskCache
+from tests.cli.conftest import backend_config, redis_client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,18 +83,18 @@ def test_bytes_round_trip_through_stdin_and_stdout(cli: Cli, database: str) -> N
     assert stored.returncode == 0, stored.stderr
     assert (got.returncode, got.stdout, got.stderr) == (0, payload, b"")
     with sqlite3.connect(database) as db:
-        actions = [row[0] for row in db.execute("SELECT change_message FROM django_admin_log")]
-    assert any("blob" in action for action in actions)
+        records = db.execute(
+            "SELECT who, via, alias, action FROM diskcache_admin_auditentry WHERE summary LIKE ?",
+            ("Stored 'blob'%",),
+        ).fetchall()
+    assert records == [(getpass.getuser(), "cli", "default", "store")]
 
 
 def test_missing_key_exits_1_with_nothing_on_stdout(cli: Cli) -> None:
-    plain = cli("get", "absent")
-    as_json = cli("get", "absent", "--json")
+    completed = cli("get", "absent")
 
-    assert (plain.returncode, plain.stdout) == (1, b"")
-    assert b"'absent' not found" in plain.stderr
-    assert as_json.returncode == 1
-    assert json.loads(as_json.stdout)["found"] is False
+    assert (completed.returncode, completed.stdout) == (1, b"")
+    assert b"'absent' not found" in completed.stderr
 
 
 @pytest.mark.parametrize(
@@ -100,12 +102,9 @@ def test_missing_key_exits_1_with_nothing_on_stdout(cli: Cli) -> None:
     [
         (("get", "k", "--alias", "nope"), 2, b"Unknown cache alias 'nope'"),
         (("keys", "--limit", "0"), 2, b"argument --limit: '0' is not a positive number"),
-        (("set", "k", "{oops", "--json"), 2, b"VALUE is not valid JSON"),
         (("store", "k", "/nonexistent/file"), 2, b"Cannot read '/nonexistent/file'"),
-        (("evict", "t", "--alias", "locmem"), 2, b"cannot evict entries by tag"),
-        (("frobnicate",), 2, b"invalid choice: 'frobnicate'"),
     ],
-    ids=["unknown-alias", "bad-argument", "bad-json", "unreadable-file", "unsupported", "typo"],
+    ids=["unknown-alias", "bad-argument", "unreadable-file"],
 )
 def test_bad_input_gives_a_clear_message_and_status(
     cli: Cli, args: tuple[str, ...], status: int, message: bytes
@@ -117,39 +116,24 @@ def test_bad_input_gives_a_clear_message_and_status(
     assert b"Traceback" not in completed.stderr
 
 
-def test_json_outputs_parse_back(cli: Cli) -> None:
-    assert cli("set", "profile", '{"name": "Ada"}', "--json").returncode == 0
-
-    got = json.loads(cli("get", "profile", "--json").stdout)
-    stats = json.loads(cli("stats", "--json").stdout)
-    keys = [json.loads(line) for line in cli("keys", "--json").stdout.splitlines()]
-
-    assert got["value"] == {"name": "Ada"}
-    assert stats["stats"]["entries"] == 1
-    assert [key["key"] for key in keys] == ["profile"]
-
-
-def test_clear_refuses_without_a_terminal_answer(cli: Cli) -> None:
-    cli("set", "k", "v")
+def test_clear_without_an_answer_is_cancelled(cli: Cli, tmp_cache_dir: str) -> None:
+    store = DiskCache(tmp_cache_dir, {})
+    store.set("k", "v")
 
     refused = cli("clear")  # standard input is empty: no 'yes'
-    still_there = cli("get", "k")
 
     assert refused.returncode == 1
     assert b"Clear cancelled; nothing was removed" in refused.stderr
-    assert still_there.stdout == b"v\n"
+    assert store.get("k") == "v"
 
 
 def test_redis_round_trip(database: str, redis_server: str, redis_prefix: str) -> None:
     cli = make_cli(database, {"default": backend_config("redis", "", redis_prefix)})
 
-    assert cli("set", "greeting", "hello").returncode == 0
+    assert cli("store", "greeting", "-", stdin=b"\x00hello\xff").returncode == 0
     got = cli("get", "greeting")
-    listed = cli("keys", "greet*")
     cleared = cli("clear", "--yes")
-    gone = cli("get", "greeting")
 
-    assert (got.returncode, got.stdout) == (0, b"hello\n")
-    assert listed.stdout == b"greeting\n"
+    assert (got.returncode, got.stdout) == (0, b"\x00hello\xff")
     assert cleared.returncode == 0, cleared.stderr
-    assert gone.returncode == 1
+    assert redis_client().exists(f"{redis_prefix}:1:greeting") == 0

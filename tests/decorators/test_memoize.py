@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache, caches
+from django.core.checks import Tags
+from django.core.checks.registry import CheckRegistry
 from django.test import override_settings
 
 from diskcache_admin.decorators import (
@@ -16,6 +18,7 @@ from diskcache_admin.decorators import (
     bypass_cache,
     check_cache_barriers,
     memoize,
+    register_checks,
 )
 
 from .helpers import Clock, outcomes, run
@@ -237,6 +240,20 @@ def test_cache_key_method_and_ignore() -> None:
         memoize(ignore=["nope"])(lambda x: x)
 
 
+def test_bare_decorator_uses_the_defaults() -> None:
+    calls: list[int] = []
+
+    @memoize
+    def square(x: int) -> int:
+        calls.append(x)
+        return x * x
+
+    assert isinstance(square, Memoized)
+    assert square(3) == square(x=3) == 9
+    assert calls == [3]
+    assert square.engine.timeout == 60
+
+
 def test_key_prefix_names_the_key() -> None:
     @memoize(key_prefix="clubs.count")
     def count() -> int:
@@ -321,6 +338,13 @@ def test_dummy_and_filebased_backends_are_warned_about(
     assert [r.getMessage()[:20] for r in caplog.records] == ["diskcache_admin.W101"]
 
 
+def test_register_checks_adds_the_check_with_the_caches_tag() -> None:
+    registry = CheckRegistry()
+    register_checks(registry)
+    assert registry.registered_checks == {check_cache_barriers}
+    assert registry.tags_available() == {Tags.caches}
+
+
 def test_good_backends_pass_the_check(backend: str) -> None:
     memoize(cache="default")(lambda: 1)
     assert [m for m in check_cache_barriers() if "'default'" in m.msg] == []
@@ -335,4 +359,3 @@ def test_invalid_options_are_refused() -> None:
         Barrier(on_timeout="ignore")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lock_timeout"):
         Barrier(lock_timeout=0)
-

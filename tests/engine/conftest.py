@@ -90,3 +90,9 @@ def cache(aliases: Callable[..., Any]) -> Iterator[DiskCache]:
         backend = caches["default"]
         assert isinstance(backend, DiskCache)
         yield backend
+
+
+@pytest.fixture
+def no_timed_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Statistics are written only by a full batch or a write, never because time passed."""
+    monkeypatch.setattr(store_module, "FLUSH_EVERY_SECONDS", float("inf"))

@@ -6,9 +6,11 @@ import asyncio
 import pickle
 import sqlite3
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core import signals
@@ -433,6 +435,7 @@ def test_close_keeps_the_connection_for_the_next_request(cache: DiskCache) -> No
     assert cache.get("k") == 1
 
 
+@pytest.mark.usefixtures("no_timed_flush")
 def test_close_flushes_statistics_only_when_a_batch_is_due(cache: DiskCache) -> None:
     cache.get("missing")
     cache.close()
@@ -510,3 +513,15 @@ def test_an_invalid_option_is_reported_on_first_use(location: str) -> None:
 
     with pytest.raises(ImproperlyConfigured, match="MAX_ENTRIES"):
         cache.set("k", 1)
+
+
+def test_expiry_follows_a_patched_time_time(cache: DiskCache) -> None:
+    # Django computes expiry times with time.time(); freezegun or mock must move "now" for the
+    # store as well, or a frozen test clock sees every entry as expired at once.
+    frozen = 1_468_749_600.0
+    with mock.patch.object(time, "time", return_value=frozen):
+        cache.set("k", "v", timeout=2)
+    with mock.patch.object(time, "time", return_value=frozen + 1):
+        assert cache.get("k") == "v"
+    with mock.patch.object(time, "time", return_value=frozen + 2):
+        assert cache.get("k") is None

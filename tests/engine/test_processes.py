@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sqlite3
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,7 @@ import pytest
 
 from diskcache_admin.backend import DiskCache
 from diskcache_admin.engine import KeyParts
+from diskcache_admin.engine import connection as connection_module
 
 from .conftest import forget_store
 from .workers import expected_value, hammer, open_store
@@ -21,6 +26,7 @@ from .workers import expected_value, hammer, open_store
 pytestmark = pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 
 WORKERS = 3
+ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 400
 
 
@@ -135,3 +141,55 @@ def test_os_fork_child_and_parent_both_keep_working(cache: DiskCache) -> None:
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert cache.get("n") == 100
+
+
+def test_a_process_that_exits_before_a_batch_is_due_still_counts_its_reads(
+    tmp_path: Path,
+) -> None:
+    directory = str(tmp_path / "short-lived")
+    script = (
+        "from tests.engine.workers import open_store\n"
+        f"store = open_store({directory!r})\n"
+        "for key in ('a', 'b', 'c'):\n"
+        "    store.get(key)\n"
+    )
+
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=ROOT)
+
+    with sqlite3.connect(os.path.join(directory, "cache.db")) as conn:
+        assert conn.execute("SELECT hits, misses FROM counters").fetchone() == (0, 3)
+
+
+def test_another_threads_connection_is_kept_open_in_a_forked_child(cache: DiskCache) -> None:
+    # That thread does not exist in the child, which frees its threading.local: the connection
+    # in it must not be closed there, since closing touches the parent's database files.
+    opened, finish = threading.Event(), threading.Event()
+    ids: list[int] = []
+
+    def other_thread() -> None:
+        cache.get("k")
+        ids.append(id(cache.store.db.connection()))  # an id only: no reference that pins it
+        opened.set()
+        finish.wait(timeout=60)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    opened.wait(timeout=60)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child() -> None:
+        gc.collect()
+        results.put(any(id(conn) == ids[0] for conn in connection_module._inherited))
+
+    try:
+        process = context.Process(target=child)
+        process.start()
+        kept = results.get(timeout=60)
+        process.join(timeout=60)
+    finally:
+        finish.set()
+        thread.join()
+
+    assert process.exitcode == 0
+    assert kept is True

@@ -20,6 +20,7 @@ from diskcache_admin.engine import (
     KeyParts,
     Mode,
     Store,
+    StoreLocked,
     UnserializableValue,
 )
 from diskcache_admin.engine import store as store_module
@@ -451,6 +452,7 @@ def test_rename_moves_the_entry_keeping_expiry_and_tag(store: Store, clock: Fake
 # -- statistics -------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_timed_flush")
 def test_hits_and_misses_are_counted_in_memory_then_flushed(store: Store) -> None:
     put(store, "a", 1)
     store.get("a")
@@ -676,3 +678,43 @@ def test_a_value_signed_with_a_retired_key_reads_while_that_key_is_a_fallback(
 
     assert make_store(codec=Codec([b"new", b"old"])).peek("k") == "v"
     assert make_store(codec=Codec([b"new"])).peek("k") is MISSING
+
+
+# -- locking ----------------------------------------------------------------------------------
+
+
+def test_a_write_that_never_gets_the_lock_raises_and_reads_go_on(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store(busy_timeout=0.02)
+    put(store, "k", "before")
+    other = sqlite3.connect(store.db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with pytest.raises(StoreLocked):
+            put(store, "k", "during")
+        assert store.get("k") == "before"  # WAL: readers are never blocked
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+    put(store, "k", "after")  # nothing was left half-open
+
+    assert store.get("k") == "after"
+
+
+def test_removing_a_rejected_entry_spares_a_value_written_since(store: Store) -> None:
+    # A reader rejects what it read; if a writer replaced the entry in the meantime (in place,
+    # same row id), the fresh value must survive the reader's clean-up.
+    put(store, "k", "stale")
+    with raw(store) as conn:
+        conn.execute("UPDATE entries SET signature = zeroblob(32)")
+        stale_row = conn.execute(
+            "SELECT id, mode, value, signature, filename FROM entries"
+        ).fetchone()
+    put(store, "k", "fresh")
+    assert store.entry("k").id == stale_row[0]  # type: ignore[union-attr]
+
+    store._reject("k", stale_row, "test", repair=True)
+
+    assert store.get("k") == "fresh"

@@ -160,3 +160,23 @@ def test_a_tampered_json_row_is_rejected_too(
 
         assert cache.get("role", "miss") == "miss"
         assert len(warnings_about(caplog, ":1:role")) == 1
+
+
+def test_a_row_forged_as_a_native_integer_cannot_carry_anything_else(
+    cache: DiskCache, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Native integers are unsigned (so incr stays cheap): claiming to be one must not let text
+    # through, such as an HTML fragment served from the cache.
+    cache.set("fragment", "<p>honest</p>")
+    sql(
+        cache,
+        "UPDATE entries SET mode = 0, signature = NULL, value = ? WHERE key = ':1:fragment'",
+        ("<script>alert(1)</script>",),
+    )
+    caplog.set_level(logging.WARNING, LOGGER)
+
+    assert cache.get("fragment", "miss") == "miss"
+    with pytest.raises(ValueError, match="not found"):
+        cache.incr("fragment")
+    assert cache.entry("fragment") is None
+    assert len(warnings_about(caplog, ":1:fragment")) == 1

@@ -242,3 +242,26 @@ def _request_id(content: str) -> str:
     marker = 'data-request-id="'
     start = content.index(marker) + len(marker)
     return content[start : content.index('"', start)]
+
+
+def test_keys_link_to_the_admin_only_for_users_who_may_view_keys(
+    admin_user: Any, django_user_model: Any
+) -> None:
+    def panel_for(user: Any) -> DiskCachePanel:
+        request = RequestFactory().get("/")
+        request.user = user
+        panel = DebugToolbar(request, lambda r: HttpResponse("ok")).get_panel_by_id(
+            "DiskCachePanel"
+        )
+        panel.enable_instrumentation()
+        cache.get("club:7")
+        panel.disable_instrumentation()
+        panel.generate_stats(request, HttpResponse("ok"))
+        return panel
+
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    linked = panel_for(admin_user)
+    (url,) = linked.get_stats()["key_urls"].values()
+    assert url.startswith("/admin/diskcache_admin/cache/")
+    assert f'href="{url}"' in linked.content
+    assert panel_for(staff).get_stats()["key_urls"] == {}

@@ -72,9 +72,7 @@ class DevCaches:
 
 
 @pytest.fixture
-def dev_caches(
-    redis_server: str, worker_id_suffix: str, tmp_path: Path
-) -> Iterator[DevCaches]:
+def dev_caches(redis_server: str, worker_id_suffix: str, tmp_path: Path) -> Iterator[DevCaches]:
     from django.core.cache.backends.redis import RedisCache
 
     from diskcache_admin.backend import DiskCache
@@ -199,4 +197,34 @@ def test_without_isolation_the_django_suite_reads_the_stale_page(dev_caches: Dev
     assert result.returncode == 1
     assert STALE in result.stderr
     assert FRESH in result.stderr
+    assert dev_caches.snapshot() == before
+
+
+def test_clear_mode_refuses_the_dev_redis_before_any_test_runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, dev_caches: DevCaches
+) -> None:
+    before = dev_caches.snapshot()
+    use_env(monkeypatch, dev_caches)
+    monkeypatch.setenv("STORY_MODE", "clear")
+
+    result = run_pytest(pytester, "-n", "2")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    stderr = result.stderr.str()
+    assert "ERROR: Cache isolation mode 'clear' refuses CACHES['default'] (" in stderr
+    assert "RedisCache at redis://127.0.0.1:6379/4)" in stderr
+    assert "DISKCACHE_ADMIN_TEST_SAFE_CACHES" in stderr
+    assert dev_caches.snapshot() == before
+
+
+def test_the_django_runner_refuses_it_too(dev_caches: DevCaches) -> None:
+    before = dev_caches.snapshot()
+
+    result = run_django(dev_caches, "tests.testing.project.suite_django", STORY_MODE="clear")
+
+    assert result.returncode == 1
+    assert "UnsafeCacheError: Cache isolation mode 'clear' refuses CACHES['default']" in (
+        result.stderr
+    )
+    assert "Ran " not in result.stderr
     assert dev_caches.snapshot() == before

@@ -35,6 +35,8 @@ class Progress:
         unit: str = "entries",
     ) -> None:
         self.done = 0
+        # Whether the operation reports its batches; if not, ``done`` stays 0 whatever happened.
+        self.tracked = False
         self._bar: Any = None
         if stream is None:
             return
@@ -89,4 +91,5 @@ def call_with_progress(method: Callable[..., T], progress: Progress, **kwargs: A
     """Call ``method``, letting it report each batch to ``progress`` when it can."""
     if accepts_progress(method):
         kwargs["progress"] = progress.advance
+        progress.tracked = True
     return method(**kwargs)

@@ -11,7 +11,6 @@ operation the backend cannot do); 130 interrupted with Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import getpass
 import itertools
 import json
 import os
@@ -71,6 +70,9 @@ class Command(BaseCommand):
         "Read, write and maintain a cache alias: get, set, store, delete, expire, evict, clear, "
         "path, check, stats, keys. Run 'cache SUBCOMMAND --help' for each one."
     )
+    # A maintenance tool must keep working on the healthy aliases while another alias (or an
+    # unrelated app) fails a system check; a broken alias is reported when it is used.
+    requires_system_checks: list[str] = []
     # Lets tests and callers feed 'store KEY -' without replacing sys.stdin.
     stealth_options = ("stdin",)
 
@@ -174,9 +176,11 @@ class Command(BaseCommand):
         except Unsupported as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         except InspectionError as exc:
-            raise CommandError(
-                f"Cache {options.get('alias', '')!r}: {exc}", returncode=EXIT_FAILED
-            ) from exc
+            message = str(exc)
+            alias = options.get("alias", "")
+            if repr(alias) not in message:
+                message = f"Cache {alias!r}: {message}"
+            raise CommandError(message, returncode=EXIT_FAILED) from exc
         except KeyboardInterrupt:
             raise CommandError("Interrupted.", returncode=EXIT_INTERRUPTED) from None
 
@@ -207,17 +211,13 @@ class Command(BaseCommand):
     def audit(self, adapter: Adapter, action: str, summary: str) -> None:
         """Write the audit record the admin writes too (who = the OS user, via = cli)."""
         try:
-            os_user = getpass.getuser()
-        except (KeyError, OSError):  # no login name and no passwd entry (some containers)
-            os_user = f"uid {os.getuid()}"
-        try:
             audit.record(
                 alias=adapter.alias,
                 action=action,
                 summary=summary,
                 user=None,
                 via="cli",
-                os_user=os_user,
+                os_user=audit.current_os_user(),
             )
         except DatabaseError as exc:
             raise CommandError(
@@ -227,14 +227,19 @@ class Command(BaseCommand):
 
     def interrupted(self, adapter: Adapter, action: str, progress: Progress, what: str) -> NoReturn:
         """Record and report an operation stopped by Ctrl-C, then exit with status 130."""
-        done = f"{render.entries(progress.done)} removed" if progress.done else "nothing removed"
-        self.audit(adapter, action, f"{what} of {self.describe(adapter)} interrupted ({done}).")
+        if not progress.tracked:
+            done = "how many entries went is unknown (the backend does not report progress)"
+        elif progress.done:
+            done = f"{render.entries(progress.done)} removed"
+        else:
+            done = "nothing removed"
+        self.audit(adapter, action, f"{what} of {self.describe(adapter)} interrupted: {done}.")
         hint = ""
         if adapter.can(Capability.CHECK):
             hint = f" 'cache check --alias {adapter.alias}' verifies the store."
         raise CommandError(
-            f"Interrupted: {done} so far (as far as the backend reported). Entries not yet "
-            f"removed are intact.{hint}",
+            f"Interrupted: {done}. What was removed stays removed; entries not yet removed are "
+            f"intact.{hint}",
             returncode=EXIT_INTERRUPTED,
         )
 

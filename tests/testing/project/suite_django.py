@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.request
 
 from django.core.cache import caches
@@ -19,41 +20,42 @@ EXPECT_WORKERS = os.environ.get("STORY_EXPECT_WORKERS") == "1"
 
 class ClubPageTests(SimpleTestCase):
     def test_club_page_shows_fresh_classes(self) -> None:
-        self.assertEqual(self.client.get("/clubs/").json(), {"default": FRESH, "disk": FRESH})
+        page = self.client.get("/clubs/").json()
+        assert page == {"default": FRESH, "disk": FRESH}, f"{page} should show {FRESH!r}"
 
     def test_a_test_may_write_and_even_clear_its_caches(self) -> None:
         caches["default"].set("club_page_classes", "written by a test")
         caches["disk"].set("club_page_classes", "written by a test")
         caches["default"].clear()
         caches["disk"].clear()
-        self.assertIsNone(caches["default"].get("club_page_classes"))
+        assert caches["default"].get("club_page_classes") is None
 
 
 class StoreTests(CacheCallsAssertionsMixin, SimpleTestCase):
     def test_every_store_is_private_to_this_worker(self) -> None:
         current = isolation_module.active()
         assert current is not None
-        self.assertEqual(current.mode, "swap")
-        self.assertIn(current.worker, current.aliases["default"].location)
-        self.assertTrue(caches["disk"].location.startswith(str(current.root)))
+        assert current.mode == "swap"
+        assert current.worker in current.aliases["default"].location
+        assert caches["disk"].location.startswith(str(current.root))
         if EXPECT_WORKERS:
-            self.assertRegex(current.worker, r"^w\d+$")
+            assert re.fullmatch(r"w\d+", current.worker)
 
     def test_a_cold_page_makes_one_miss_one_add_and_one_hit_per_alias(self) -> None:
         with self.assertCacheCalls("default", "disk", hits=2, misses=2, sets=2) as calls:
             self.client.get("/clubs/")
-        self.assertEqual(calls["disk"].keys, {"club_page_classes"})
+        assert calls["disk"].keys == {"club_page_classes"}
 
     def test_sessions_work_across_requests(self) -> None:
-        self.assertEqual(self.client.get("/visits/").json(), {"visits": 1})
-        self.assertEqual(self.client.get("/visits/").json(), {"visits": 2})
+        assert self.client.get("/visits/").json() == {"visits": 1}
+        assert self.client.get("/visits/").json() == {"visits": 2}
 
 
 class LiveServerTests(LiveServerTestCase):
     def test_the_live_server_thread_sees_the_swapped_cache(self) -> None:
         caches["default"].set("greeting", "set by the test thread")
         with urllib.request.urlopen(f"{self.live_server_url}/peek/default/greeting/") as response:
-            self.assertEqual(json.load(response), {"value": "set by the test thread"})
+            assert json.load(response) == {"value": "set by the test thread"}
 
 
 @cache_isolation("off")
@@ -62,4 +64,4 @@ class KeptBetweenTests(SimpleTestCase):
         caches["disk"].set("kept", "from test 1")
 
     def test_2_still_sees_it(self) -> None:
-        self.assertEqual(caches["disk"].get("kept"), "from test 1")
+        assert caches["disk"].get("kept") == "from test 1"

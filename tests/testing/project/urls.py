@@ -11,7 +11,10 @@ STALE = "Monday 19:00 boxing"
 def club_page(request: HttpRequest) -> JsonResponse:
     """The page of the story: its classes come from the cache when they are there."""
     return JsonResponse(
-        {alias: caches[alias].get_or_set("club_page_classes", FRESH) for alias in ("default", "disk")}
+        {
+            alias: caches[alias].get_or_set("club_page_classes", FRESH)
+            for alias in ("default", "disk")
+        }
     )
 
 

@@ -1,0 +1,150 @@
+"""Django's PyMemcacheCache: server statistics, exact-key lookup and delete, flush.
+
+Memcached cannot list its keys, and it has no side-effect-free read: every lookup counts in
+the server's get statistics and refreshes the item's LRU position. Key metadata comes from the
+meta command ``mg <key> s t`` (size and seconds left) without transferring the value. Its only
+"clear" is ``flush_all``, which empties the whole server, so that is offered as FLUSH_DB.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.cache.backends.memcached import PyMemcacheCache
+
+from . import _common
+from .base import Adapter, CacheStats, Capability, InspectionError, KeyInfo, ValuePreview
+
+_SUMMED = ("curr_items", "bytes", "get_hits", "get_misses", "evictions", "limit_maxbytes")
+
+
+class PyMemcacheAdapter(Adapter):
+    kind = "memcached"
+    capabilities = frozenset(
+        {
+            Capability.STATS,
+            Capability.HIT_STATS,
+            Capability.KEY_INFO,
+            Capability.PEEK,
+            Capability.SET,
+            Capability.DELETE,
+            Capability.TOUCH,
+            Capability.FLUSH_DB,
+        }
+    )
+
+    cache: PyMemcacheCache
+
+    def location(self) -> str:
+        return _common.mask_location(self.config.get("LOCATION", ""))
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        from pymemcache.exceptions import MemcacheError
+
+        try:
+            yield
+        except (MemcacheError, OSError) as exc:
+            raise InspectionError(
+                f"Cache {self.alias!r} (PyMemcacheCache at {self.location()}) did not answer: {exc}"
+            ) from exc
+
+    def _hash_client(self) -> Any:
+        return self.cache._cache  # type: ignore[attr-defined]
+
+    def stats(self) -> CacheStats:
+        totals = dict.fromkeys(_SUMMED, 0)
+        servers = []
+        with self._errors():
+            for name, client in self._hash_client().clients.items():
+                raw = client.stats()
+                servers.append(str(name))
+                for field in _SUMMED:
+                    value = raw.get(field.encode())
+                    if isinstance(value, (int, float)):
+                        totals[field] += int(value)
+        return CacheStats(
+            entries=totals["curr_items"],
+            size=totals["bytes"],
+            volume=totals["bytes"],
+            size_limit=totals["limit_maxbytes"] or None,
+            hits=totals["get_hits"],
+            misses=totals["get_misses"],
+            evictions=totals["evictions"],
+            eviction_policy="LRU",
+            extra={"servers": servers, "server_wide": True},
+        )
+
+    def key_info(self, raw_key: str) -> KeyInfo | None:
+        with self._errors():
+            client = self._hash_client()._get_client(raw_key)
+            if client is None:
+                raise InspectionError(f"Cache {self.alias!r}: no memcached server is available.")
+            reply = client.raw_command(f"mg {raw_key} s t", b"\r\n")
+        words = reply.decode("ascii", "replace").split()
+        if not words or words[0] != "HD":
+            return None
+        flags = {word[0]: word[1:] for word in words[1:] if word}
+        size = int(flags["s"]) if flags.get("s", "").isdigit() else None
+        ttl = int(flags.get("t", "-1") or "-1")
+        expires = None if ttl < 0 else time.time() + ttl
+        return _common.key_info_for(self.cache, raw_key, size=size, expires=expires)
+
+    def _load(self, raw_key: str) -> tuple[bool, Any]:
+        missing = object()
+        with self._errors():
+            try:
+                value = self._hash_client().get(raw_key, default=missing)
+            except (InspectionError, OSError):
+                raise
+            # pymemcache's pickle serde runs the stored classes' own code: it can raise anything.
+            except Exception as exc:
+                raise InspectionError(_common.unpickle_error(exc)) from exc
+        return (False, None) if value is missing else (True, value)
+
+    def peek(self, raw_key: str) -> tuple[bool, Any]:
+        return self._load(raw_key)
+
+    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+        info = self.key_info(raw_key)
+        size = None if info is None else info.size
+        try:
+            found, value = self._load(raw_key)
+        except InspectionError as exc:
+            return _common.preview_error(str(exc), size)
+        if not found:
+            return ValuePreview(found=False)
+        return _common.preview_of(value, limit, size)
+
+    def set(
+        self,
+        key: str,
+        value: Any,
+        timeout: float | None,
+        tag: str | None = None,
+        version: int | None = None,
+    ) -> None:
+        if tag is not None:
+            raise InspectionError(f"Cache {self.alias!r} (PyMemcacheCache) has no tags.")
+        with self._errors():
+            self.cache.set(key, value, timeout, version=version)
+
+    def delete(self, raw_keys: list[str]) -> int:
+        deleted = 0
+        with self._errors():
+            client = self._hash_client()
+            for key in raw_keys:
+                deleted += bool(client.delete(key, noreply=False))
+        return deleted
+
+    def touch(self, raw_key: str, timeout: float | None) -> bool:
+        with self._errors():
+            expire = self.cache.get_backend_timeout(timeout)
+            return bool(self._hash_client().touch(raw_key, expire=expire, noreply=False))
+
+    def flush_db(self) -> None:
+        with self._errors():
+            self.cache.clear()
