@@ -36,4 +36,4 @@ stress: $(STAMP)
 	$(PY) -m benchmarks.stress --help
 
 clean:
-	rm -rf $(VENV) .demo-cache .pytest_cache .mypy_cache .coverage* htmlcov
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .coverage* htmlcov

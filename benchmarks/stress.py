@@ -184,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--start-method", choices=("fork", "spawn", "forkserver"), default=None)
     out.add_argument(
+        "--check-every",
+        type=float,
+        default=0.0,
+        help="run check() on both stores every this many seconds while the workers run (0: only"
+        " at the end); a problem found is an inconsistency",
+    )
+    out.add_argument(
         "--inject-corruption",
         action="store_true",
         help="store one value under the wrong key, to see the checker fail (exit status 1)",
@@ -455,6 +462,7 @@ class Report:
     counter_mismatches: list[str]
     unchecked_counters: list[str]
     check_problems: list[str]
+    checks_during_run: int
     final_scan: dict[str, int]
     max_latency_ms: dict[str, float]
     ok: bool
@@ -525,9 +533,23 @@ def run(args: argparse.Namespace, root: str) -> Report:
     progress: dict[int, tuple[int, int]] = {}
     next_line = args.progress
     pending = set(range(args.processes))
+    live_problems: list[str] = []
+    live_checks = 0
+    next_check = args.check_every or math.inf
     while pending:
+        if time.perf_counter() - started >= next_check and not stop.is_set():
+            next_check += args.check_every
+            live_checks += 1
+            live_problems += [
+                f"{alias} (during the run): {p.kind}: {p.detail}"
+                for alias in (DATA, COUNTERS)
+                for p in cast("DiskCache", caches[alias]).check()
+            ]
+            if live_problems:
+                failed.set()
+                stop.set()
         try:
-            message = results.get(timeout=1.0)
+            message = results.get(timeout=min(1.0, args.check_every or 1.0))
         except queue.Empty:
             dead = [p for p in pending if not procs[p].is_alive() and procs[p].exitcode != 0]
             for p in dead:
@@ -556,6 +578,7 @@ def run(args: argparse.Namespace, root: str) -> Report:
         proc.join()
     seconds = time.perf_counter() - started
     mismatches, lost, unchecked, scan, corrupt, problems = final_verification(args, tally)
+    problems = live_problems + problems
     all_corrupt = tally.corrupt + corrupt
     ops = sum(tally.ops.values())
     ok = not (tally.errors or all_corrupt or mismatches or problems or failed.is_set())
@@ -577,6 +600,7 @@ def run(args: argparse.Namespace, root: str) -> Report:
         counter_mismatches=mismatches,
         unchecked_counters=unchecked,
         check_problems=problems,
+        checks_during_run=live_checks,
         final_scan=scan,
         max_latency_ms={k: round(v * 1000, 2) for k, v in sorted(tally.max_latency.items())},
         ok=ok,
@@ -600,7 +624,8 @@ def print_report(report: Report, out: Any) -> None:
     )
     print(
         f"  errors {report.errors}, corrupt values {report.corrupt_values},"
-        f" lost increments {report.lost_increments}, check problems {len(report.check_problems)}",
+        f" lost increments {report.lost_increments}, check problems {len(report.check_problems)}"
+        f" ({report.checks_during_run} checks during the run and one after)",
         file=out,
     )
     for line in (

@@ -153,6 +153,15 @@ class CacheViews:
             request, f"diskcache_admin/admin/{template}", context, status=status
         )
 
+    @staticmethod
+    def user_key(adapter: Adapter | None, raw_key: str) -> str:
+        """The key as the user wrote it: from the adapter when it can tell, else a best guess."""
+        if adapter is not None and adapter.can(Capability.KEY_INFO):
+            info, _ = _attempt(lambda: adapter.key_info(raw_key))
+            if info is not None:
+                return info.key
+        return helpers.user_key_from_raw(raw_key)
+
     def capability_list(self, adapter: Adapter) -> list[str]:
         return [helpers.CAPABILITY_LABELS[c] for c in Capability if adapter.can(c)]
 
@@ -653,9 +662,9 @@ class CacheViews:
     def touch_view(self, request: HttpRequest, alias: str, token: str) -> HttpResponse:
         helpers.require(request, VIEW_KEYS, MAINTAIN)
         raw_key = helpers.decode_key(token)
-        if helpers.is_hidden(helpers.user_key_from_raw(raw_key)):
-            raise Http404("No such key.")
         adapter, error = _attempt(lambda: self.adapter(alias))
+        if helpers.is_hidden(self.user_key(adapter, raw_key)):
+            raise Http404("No such key.")
         key_url = self.url("key", alias, token)
         context = self.context(
             request,

@@ -49,6 +49,8 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     for filename, (entry_id, size) in referenced.items():
         actual = store.files.size(filename)
         if actual is None:
+            if not _still_referenced(conn, entry_id, filename):
+                continue  # deleted or overwritten (and its file removed) since the SELECT
             problems.append(Problem("missing-file", f"entry {entry_id}: {filename} is missing"))
             bad_rows.append(entry_id)
         elif actual != size:
@@ -65,8 +67,12 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     ]
     problems.extend(Problem("orphan-file", f"{name} belongs to no entry") for name in orphans)
 
-    counted = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
-    actual_counts = conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM entries").fetchone()
+    # One snapshot for both: a write committing between them would look like drift.
+    with store.db.read() as snapshot:
+        counted = snapshot.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
+        actual_counts = snapshot.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM entries"
+        ).fetchone()
     counters_wrong = tuple(counted) != tuple(actual_counts)
     if counters_wrong:
         problems.append(
@@ -79,6 +85,13 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     if not fix or not problems:
         return problems
     return _repair(store, problems, bad_rows, orphans)
+
+
+def _still_referenced(conn: sqlite3.Connection, entry_id: int, filename: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM entries WHERE id = ? AND filename = ?", (entry_id, filename)
+    ).fetchone()
+    return row is not None
 
 
 def _unverified_rows(

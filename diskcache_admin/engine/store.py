@@ -175,7 +175,8 @@ def _flush_at_exit() -> None:
         with shared.lock:
             hits, misses = shared.hits, shared.misses
             shared.hits = shared.misses = 0
-        if not (hits or misses):
+        # A store whose directory is gone (a test's temporary one) is not brought back for this.
+        if not (hits or misses) or not os.path.exists(shared.db.path):
             continue
         with contextlib.suppress(sqlite3.Error):  # exiting: a busy or vanished store loses them
             shared.db.run_write(_counts_adder(hits, misses))

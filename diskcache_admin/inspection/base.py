@@ -9,7 +9,7 @@ bumped, no LRU reorder.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -276,10 +276,11 @@ class Adapter:
     def flush_db(self) -> None:
         raise self._unsupported(Capability.FLUSH_DB)
 
-    def expire(self) -> Removal:
+    def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
+        """Purge expired entries; ``progress`` is called with each batch's count."""
         raise self._unsupported(Capability.EXPIRE)
 
-    def evict(self, tag: str) -> Removal:
+    def evict(self, tag: str, progress: Callable[[int], None] | None = None) -> Removal:
         raise self._unsupported(Capability.EVICT_TAG)
 
     def cull(self) -> Removal:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -347,7 +347,7 @@ class DatabaseAdapter(Adapter):
         _rows, count = self._run("DELETE FROM {table}", write=True)
         return Removal(max(count, 0), before.size if count == before.count else None)
 
-    def expire(self) -> Removal:
+    def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         _rows, count = self._run(
             "DELETE FROM {table} WHERE {expires} < %s", [self._now()], write=True
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -232,14 +232,14 @@ class DiskCacheAdapter(Adapter):
             removed = self.store.clear()
         return Removal(removed.count, removed.size)
 
-    def expire(self) -> Removal:
+    def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         with self._errors():
-            removed = self.store.expire()
+            removed = self.store.expire(progress=progress)
         return Removal(removed.count, removed.size)
 
-    def evict(self, tag: str) -> Removal:
+    def evict(self, tag: str, progress: Callable[[int], None] | None = None) -> Removal:
         with self._errors():
-            removed = self.store.evict(tag)
+            removed = self.store.evict(tag, progress=progress)
         return Removal(removed.count, removed.size)
 
     def cull(self) -> Removal:

@@ -12,6 +12,7 @@ import os
 import pickle
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.filebased import FileBasedCache
@@ -182,7 +183,7 @@ class FileBasedAdapter(Adapter):
     def clear(self) -> Removal:
         return self._remove(self._files())
 
-    def expire(self) -> Removal:
+    def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         now = time.time()
         expired = []
         for path in self._files():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from django.core.cache.backends.locmem import LocMemCache
@@ -209,7 +209,7 @@ class LocMemAdapter(Adapter):
             self._expiry.clear()
         return removed
 
-    def expire(self) -> Removal:
+    def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         now = time.time()
         count = size = 0
         with self._lock:

@@ -381,6 +381,8 @@ def test_hidden_prefixes_are_never_listed_or_opened(
     assert "session:abc" not in listing.replace("<code>session:</code>", "")
     assert detail.status_code == 404
     assert admin_client.get(lookup["Location"]).status_code == 404
+    touch = admin_client.post(target.url("touch", target.token("session:abc")), {"never": "on"})
+    assert touch.status_code == 404
 
 
 def test_delete_matching_spares_hidden_keys(

@@ -126,3 +126,12 @@ def audit_spy(monkeypatch: pytest.MonkeyPatch) -> AuditSpy:
 
     monkeypatch.setattr(audit, "record", record)
     return spy
+
+
+@pytest.fixture
+def disk_store(tmp_cache_dir: str) -> Iterator[str]:
+    """A fresh DiskCache 'default' with a short busy timeout, so a locked store fails fast."""
+    config = backend_config("diskcache", tmp_cache_dir, "")
+    config["OPTIONS"] = {"MAX_ENTRIES": None, "BUSY_TIMEOUT": 0.2}
+    with override_settings(CACHES={"default": config}):
+        yield tmp_cache_dir

@@ -83,7 +83,7 @@ def test_unsupported_operation_exits_2_naming_alias_backend_and_operation(
 
 
 def test_flush_db_is_refused_by_diskcache_and_removes_nothing(
-    monkeypatch: pytest.MonkeyPatch,
+    disk_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caches["default"].set("kept", 1)
     monkeypatch.setattr("builtins.input", lambda prompt: "yes")
@@ -103,6 +103,20 @@ def test_a_backend_that_is_down_gives_a_clear_message_and_status_1(
     monkeypatch.setattr(command_module, "get_adapter", lambda alias: BrokenAdapter())
 
     assert fail("stats", code=1) == "Cache 'default': Connection refused (127.0.0.1:1)"
+
+
+def test_an_alias_whose_backend_cannot_be_built_is_reported() -> None:
+    broken = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "bad": {"BACKEND": "no.such.Backend"},
+    }
+    with override_settings(CACHES=broken):
+        message = fail("keys", "--alias", "bad", code=1)
+        everything = fail("stats", "--all", code=1)
+
+    assert message.startswith("Cache 'bad' cannot be inspected: ")
+    assert "could not be set up" in message
+    assert everything == "No statistics from 'bad'."
 
 
 def test_stats_all_reports_a_failing_alias_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,15 +44,6 @@ def test_clear_dry_run_counts_and_keeps(backend: str, audit_spy: AuditSpy) -> No
     assert audit_spy.records == []
 
 
-def test_clear_on_redis_names_the_prefix_it_is_limited_to(backend: str) -> None:
-    if backend != "redis":
-        pytest.skip("the prefix scope is Redis's")
-
-    out = run("clear", "--dry-run").out
-
-    assert f"keys with prefix {caches['default'].key_prefix!r}" in out
-
-
 def test_check_on_every_backend(backend: str) -> None:
     if not get_adapter("default").can(Capability.CHECK):
         assert "cannot check its integrity" in fail("check", code=2)
@@ -63,15 +54,6 @@ def test_check_on_every_backend(backend: str) -> None:
 
 
 # -- DiskCache: damage, failures and interruptions ------------------------------------------
-
-
-@pytest.fixture
-def disk_store(tmp_cache_dir: str) -> Iterator[str]:
-    """A DiskCache 'default' with a short busy timeout, so a locked store fails fast."""
-    config = backend_config("diskcache", tmp_cache_dir, "")
-    config["OPTIONS"] = {"MAX_ENTRIES": None, "BUSY_TIMEOUT": 0.2}
-    with override_settings(CACHES={"default": config}):
-        yield tmp_cache_dir
 
 
 def fill(count: int, big_every: int = 10) -> dict[str, Any]:
@@ -181,6 +163,18 @@ def two_redis_aliases(
 def neighbours_intact(prefix: str) -> bool:
     keys = [f"k{number}" for number in range(20)]
     return caches["neighbour"].get_many(keys) == {key: number for number, key in enumerate(keys)}
+
+
+def test_redis_clear_names_the_prefix_it_is_limited_to(
+    two_redis_aliases: tuple[str, str],
+) -> None:
+    prefix, _ = two_redis_aliases
+    caches["default"].set_many({"a": 1, "b": 2})
+
+    out = run("clear", "--dry-run").out
+
+    assert out.startswith("Would remove 2 entries from cache 'default'")
+    assert f"keys with prefix {prefix!r}" in out
 
 
 def test_redis_clear_removes_only_the_alias_prefix(

@@ -155,9 +155,8 @@ def test_keys_json_lines_parse_back(backend: str) -> None:
     assert all(line["version"] == 1 for line in lines)
 
 
-def test_keys_escapes_control_characters_in_text_output(backend: str) -> None:
-    if backend != "diskcache":
-        pytest.skip("only DiskCache takes such keys (with Django's portability warning)")
+def test_keys_escapes_control_characters_in_text_output(disk_store: str) -> None:
+    # DiskCache takes such keys, with Django's portability warning.
     with pytest.warns(CacheKeyWarning):
         caches["default"].set("two\nlines", 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -125,6 +126,33 @@ def test_clear_without_an_answer_is_cancelled(cli: Cli, tmp_cache_dir: str) -> N
     assert refused.returncode == 1
     assert b"Clear cancelled; nothing was removed" in refused.stderr
     assert store.get("k") == "v"
+
+
+def test_ctrl_c_exits_130_and_leaves_the_store_sound(database: str, tmp_cache_dir: str) -> None:
+    store = DiskCache(tmp_cache_dir, {"OPTIONS": {"MAX_ENTRIES": None}})
+    store.set_many({f"key:{number}": number for number in range(3000)}, timeout=None)
+    caches = {"default": backend_config("diskcache", tmp_cache_dir, "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "django", "cache", "keys", "--json"],
+        env=environment(database, caches),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    # The listing (about 600 KB) outgrows the pipe while nothing reads it, so it is surely
+    # still running when Ctrl-C arrives.
+    first = process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    rest, err = process.communicate(timeout=60)
+
+    assert json.loads(first)["key"].startswith("key:")
+    assert process.returncode == 130
+    assert err.startswith(b"CommandError: Interrupted after ")
+    assert len(rest.splitlines()) < 3000 - 1
+    assert store.get_many([f"key:{number}" for number in range(3000)]) == {
+        f"key:{number}": number for number in range(3000)
+    }
+    assert store.check() == []
 
 
 def test_redis_round_trip(database: str, redis_server: str, redis_prefix: str) -> None:

@@ -76,6 +76,7 @@ def test_set_bad_timeout_is_refused(backend: str) -> None:
     message = fail("set", "k", "v", "--timeout", "soon", code=1)
 
     assert "'soon' is not a number of seconds" in message
+    assert "'nan' is not a number of seconds" in fail("set", "k", "v", "--timeout", "nan", code=1)
 
 
 def test_set_with_a_tag_can_be_evicted(backend: str) -> None:

@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from django.utils.cache import get_cache_key
 
 from diskcache_admin.backend import DiskCache
+from diskcache_admin.engine import DEFAULT_FILE_THRESHOLD
 from testproject.clubs.management.commands.seed_demo import ADMIN_URL, SITE_URL
 from testproject.clubs.models import Club, ClubClass
 
@@ -119,12 +120,12 @@ def test_tags_some_entries() -> None:
     assert disk().evict("clubs").count == 9  # 4 summaries, 4 member lists, 1 cached miss
 
 
-def test_stores_one_value_larger_than_64_kib_in_a_value_file() -> None:
+def test_stores_one_value_larger_than_the_file_threshold_in_a_value_file() -> None:
     seed()
 
     entry = disk().entry("export:clubs.csv")
     assert entry is not None
-    assert entry.size > 64 * 1024
+    assert entry.size >= DEFAULT_FILE_THRESHOLD
     assert entry.filename is not None
     assert disk().get("export:clubs.csv").startswith("club,member_id,")
 

@@ -193,3 +193,18 @@ def test_another_threads_connection_is_kept_open_in_a_forked_child(cache: DiskCa
 
     assert process.exitcode == 0
     assert kept is True
+
+
+def test_the_exit_flush_does_not_bring_back_a_removed_directory(tmp_path: Path) -> None:
+    directory = str(tmp_path / "removed")
+    script = (
+        "import shutil\n"
+        "from tests.engine.workers import open_store\n"
+        f"store = open_store({directory!r})\n"
+        "store.get('a')\n"
+        f"shutil.rmtree({directory!r})\n"
+    )
+
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=ROOT)
+
+    assert not os.path.exists(directory)

@@ -167,9 +167,8 @@ def test_without_isolation_the_pytest_suite_reads_the_stale_page(
         ((), {}),
         (("--parallel", "2"), {"STORY_EXPECT_WORKERS": "1", "STORY_START_METHOD": "fork"}),
         (("--parallel", "2"), {"STORY_EXPECT_WORKERS": "1", "STORY_START_METHOD": "spawn"}),
-        (("--debug-sql",), {}),
     ],
-    ids=["serial", "parallel-fork", "parallel-spawn", "debug-sql"],
+    ids=["serial", "parallel-fork", "parallel-spawn"],
 )
 def test_django_suite_sees_fresh_data_and_leaves_dev_caches_alone(
     dev_caches: DevCaches, args: tuple[str, ...], env: dict[str, str]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -58,11 +59,12 @@ def timeout_arg(text: str) -> float | None:
     if text.strip().lower() in NEVER:
         return None
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds (or 'never')"
-        ) from None
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (or 'never')")
+    return seconds
 
 
 class Command(BaseCommand):

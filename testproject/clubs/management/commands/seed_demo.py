@@ -210,7 +210,7 @@ def demo_entries(clubs: list[Club]) -> list[Entry]:
             ),
             # Version 2 of a key: the admin shows the version apart from the key.
             Entry("feature_flags", {"new_timetable": True, "dark_mode": False}, None, version=2),
-            # Larger than the 64 KiB file threshold, so it lives in a value file beside the db.
+            # Larger than the engine's file threshold, so it lives in a value file beside the db.
             Entry("export:clubs.csv", _members_csv(clubs), 3600, tag="exports"),
             Entry(
                 "export:clubs.json",
@@ -239,7 +239,7 @@ def write_cached_pages(cache: BaseCache, clubs: list[Club], timeout: int = 600) 
 def _members_csv(clubs: list[Club]) -> str:
     lines = ["club,member_id,name,email,joined"]
     for club in clubs:
-        for member in range(400):
+        for member in range(800):
             name = f"{FIRST_NAMES[member % len(FIRST_NAMES)]}{member}"
             lines.append(
                 f"{club.slug},{club.pk * 1000 + member},{name},{name}@example.com,"
