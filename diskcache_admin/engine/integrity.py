@@ -34,6 +34,7 @@ def check(store: Store, *, fix: bool = False, grace: float = ORPHAN_GRACE_SECOND
 
 def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     problems: list[Problem] = []
+    started = store.clock()
     conn = store.db.connection()
     for (message,) in conn.execute("PRAGMA integrity_check"):
         if message != "ok":
@@ -84,7 +85,7 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
         )
     if not fix or not problems:
         return problems
-    return _repair(store, problems, bad_rows, orphans)
+    return _repair(store, problems, bad_rows, orphans, started)
 
 
 def _still_referenced(conn: sqlite3.Connection, entry_id: int, filename: str) -> bool:
@@ -133,7 +134,7 @@ def _unverified_rows(
 
 
 def _repair(
-    store: Store, problems: list[Problem], bad_rows: list[int], orphans: list[str]
+    store: Store, problems: list[Problem], bad_rows: list[int], orphans: list[str], started: float
 ) -> list[Problem]:
     def write(conn: sqlite3.Connection) -> list[str | None]:
         filenames: list[str | None] = []
@@ -142,8 +143,11 @@ def _repair(
             marks = ",".join("?" * len(chunk))
             filenames.extend(
                 row[0]
+                # An entry rewritten since the check began keeps its id but is healthy again.
                 for row in conn.execute(
-                    f"DELETE FROM entries WHERE id IN ({marks}) RETURNING filename", chunk
+                    f"DELETE FROM entries WHERE id IN ({marks}) AND store_time <= ?"
+                    " RETURNING filename",
+                    (*chunk, started),
                 )
             )
         conn.execute(
