@@ -7,7 +7,6 @@ developer's machine, and fails when ``CI`` is set: under CI a missing server is 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -50,5 +49,5 @@ def worker_id_suffix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def tmp_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield str(tmp_path_factory.mktemp("cache"))
+def tmp_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("cache"))
