@@ -1,4 +1,4 @@
-"""Build README.rst from the documents in docs/ (run from anywhere: ``python docs/build_readme.py``).
+"""Build README.rst from the documents in docs/ (``python docs/build_readme.py``).
 
 The README is what PyPI and GitHub show, so it holds every section; docs/*.rst are where each
 section is edited. ``tests/test_readme.py`` fails when README.rst is not the built result.

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_readme_is_built_from_docs() -> None:
     spec = importlib.util.spec_from_file_location("build_readme", ROOT / "docs" / "build_readme.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (ROOT / "README.rst").read_text() == module.build(), (

@@ -24,9 +24,10 @@ T = TypeVar("T")
 POLICIES: Final = ("least-recently-stored", "least-recently-used")
 
 # Payloads at or above this many bytes go to a value file. Measured with
-# benchmarks/file_threshold.py (benchmarks/results/file_threshold.md): up to 96 KiB an inline
-# BLOB is faster both to read and to write; from 128 KiB a file reads 2-4x faster (a long chain
-# of overflow pages costs more than open+read), and it keeps the database and its WAL small.
+# benchmarks/file_threshold.py (benchmarks/results/file_threshold.md, docs/benchmarks.rst): up
+# to 64 KiB an inline BLOB is as fast or faster to read and to write, at 96 KiB reads are even;
+# from 128 KiB a file reads 1.3-4x faster (a long chain of overflow pages costs more than
+# open+read), and it keeps the database and its WAL small.
 DEFAULT_FILE_THRESHOLD: Final = 128 * 1024
 
 # Hit/miss counts and LRU access times are kept in memory and written in batches, so that a

@@ -7,14 +7,14 @@ import binascii
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.cache.backends.base import BaseCache, default_key_func
 
 from ..engine import family_of
-from .base import InspectionError, KeyInfo, KeyPage, KeyQuery, ValuePreview
+from .base import Adapter, InspectionError, KeyInfo, KeyPage, KeyQuery, ValuePreview
 
 # Values whose stored form is larger than this are not decoded for a preview at all: showing
 # 64 KiB of a 500 MiB object is not worth materialising it in the web process.
@@ -192,16 +192,30 @@ def preview_error(message: str, size: int | None, type_name: str = "") -> ValueP
     return ValuePreview(found=True, type_name=type_name, size=size, error=message)
 
 
-def too_large(size: int) -> ValuePreview:
-    return preview_error(
+def too_large(size: int) -> InspectionError:
+    return InspectionError(
         f"The value is {size:,} bytes, above the {DECODE_LIMIT:,}-byte preview limit;"
-        " it was not decoded.",
-        size,
+        " it was not decoded."
     )
+
+
+def check_size(size: int | None) -> None:
+    """Refuse to decode a value whose stored form is above :data:`DECODE_LIMIT` bytes."""
+    if size is not None and size > DECODE_LIMIT:
+        raise too_large(size)
 
 
 def unpickle_error(exc: BaseException) -> str:
     return f"The value cannot be unpickled here ({type(exc).__name__}: {exc})."
+
+
+def unpickle(loads: Callable[[bytes], Any], payload: bytes) -> Any:
+    """``loads(payload)``, or an InspectionError saying why the value cannot be rebuilt here."""
+    try:
+        return loads(payload)
+    # Unpickling runs the stored classes' own code and can raise anything at all.
+    except Exception as exc:
+        raise InspectionError(unpickle_error(exc)) from exc
 
 
 # -- locations -------------------------------------------------------------------------------
@@ -233,3 +247,12 @@ def mask_location(location: Any) -> str:
         separator = ";" if ";" in text else ","
         return separator.join(mask_url(item) for item in text.split(separator))
     return mask_url(text)
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def no_answer(adapter: Adapter, exc: BaseException) -> str:
+    """The message for a cache server that failed to answer (down, refused, timeout, auth)."""
+    where = f"{adapter._label()} at {adapter.location()}"
+    return f"Cache {adapter.alias!r} ({where}) did not answer: {exc}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -189,6 +190,9 @@ class Adapter:
     key_filters: ClassVar[frozenset[str]] = frozenset()  # of "family", "tag", "expired"
     # Set when the alias could not be inspected at all (its backend failed to build): why.
     error: str | None = None
+    # How messages name the backend: the stock class the adapter serves, or, when None, the
+    # configured class (backend_name).
+    _backend_label: ClassVar[str | None] = None
 
     def __init__(self, alias: str, cache: BaseCache, config: dict[str, Any]) -> None:
         self.alias = alias
@@ -208,6 +212,26 @@ class Adapter:
 
     def _unsupported(self, capability: Capability) -> Unsupported:
         return Unsupported(self.alias, self.backend_name, capability)
+
+    def _label(self) -> str:
+        return self._backend_label or self.backend_name
+
+    # -- backend failures --------------------------------------------------------------------
+
+    def _error_types(self) -> tuple[type[BaseException], ...]:
+        """The backend's own failures, which :meth:`_errors` turns into messages."""
+        return ()
+
+    def _error_message(self, exc: BaseException) -> str:
+        return f"Cache {self.alias!r} ({self._label()}): {exc}"
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Backend failures (server down, store unreadable...) become InspectionError."""
+        try:
+            yield
+        except self._error_types() as exc:
+            raise InspectionError(self._error_message(exc)) from exc
 
     # -- description -------------------------------------------------------------------------
 
@@ -240,12 +264,35 @@ class Adapter:
         """The stored key for a user key (Django's make_key)."""
         return str(self.cache.make_key(key, version=version))
 
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        """``(found, value)`` without any side effect."""
+    # peek() and preview() read an entry's stored form with _stored(), then _decode() it.
+
+    def _stored(self, raw_key: str) -> tuple[Any, int | None] | None:
+        """``(stored form, size in bytes)`` of an entry, or None if there is none."""
         raise self._unsupported(Capability.PEEK)
 
-    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+    def _decode(self, stored: Any, size: int | None) -> Any:
+        """The value of a stored form, or an InspectionError saying why it cannot be shown."""
         raise self._unsupported(Capability.PEEK)
+
+    def peek(self, raw_key: str) -> tuple[bool, Any]:
+        """``(found, value)`` without any side effect."""
+        entry = self._stored(raw_key)
+        if entry is None:
+            return False, None
+        return True, self._decode(*entry)
+
+    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+        from . import _common  # it builds on this module, so it cannot be imported at the top
+
+        entry = self._stored(raw_key)
+        if entry is None:
+            return ValuePreview(found=False)
+        stored, size = entry
+        try:
+            value = self._decode(stored, size)
+        except InspectionError as exc:
+            return _common.preview_error(str(exc), size)
+        return _common.preview_of(value, limit, size)
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -257,7 +304,12 @@ class Adapter:
         tag: str | None = None,
         version: int | None = None,
     ) -> None:
-        raise self._unsupported(Capability.SET)
+        """Store through the backend's own ``set()``; only adapters that declare SET may."""
+        self.require(Capability.SET)
+        if tag is not None:
+            raise InspectionError(f"Cache {self.alias!r} ({self._label()}) has no tags.")
+        with self._errors():
+            self.cache.set(key, value, timeout, version=version)
 
     def delete(self, raw_keys: list[str]) -> int:
         """Delete entries by stored key; returns how many existed."""

@@ -33,7 +33,6 @@ from .base import (
     MatchMode,
     Order,
     Removal,
-    ValuePreview,
 )
 
 _BATCH = 200
@@ -63,6 +62,7 @@ class DatabaseAdapter(Adapter):
     orders: ClassVar[tuple[Order, ...]] = ("key", "expires")
     match_modes: ClassVar[tuple[MatchMode, ...]] = ("prefix", "glob", "substring")
     key_filters = frozenset({"family", "expired"})
+    _backend_label = "DatabaseCache"
 
     cache: DatabaseCache
 
@@ -70,6 +70,9 @@ class DatabaseAdapter(Adapter):
         return f"table {self.cache._table} in database {self._db(write=False)!r}"  # type: ignore[attr-defined]
 
     # -- plumbing ----------------------------------------------------------------------------
+
+    def _error_types(self) -> tuple[type[BaseException], ...]:
+        return (DatabaseError,)
 
     def _db(self, *, write: bool) -> str:
         model = self.cache.cache_model_class
@@ -265,52 +268,22 @@ class DatabaseAdapter(Adapter):
             return None
         return self._info(rows[0][0], rows[0][1], rows[0][2], tz_now().timestamp())
 
-    def _load(self, raw_key: str) -> tuple[bool, Any, int]:
+    def _stored(self, raw_key: str) -> tuple[str, int] | None:
         rows, _ = self._run("SELECT {value} FROM {table} WHERE {key} = %s", [raw_key])
         if not rows:
-            return False, None, 0
-        text = self._connection().ops.process_clob(rows[0][0])
-        size = len(text)
-        if size > _common.DECODE_LIMIT:
-            raise InspectionError(_common.too_large(size).error or "")
+            return None
+        text: str = self._connection().ops.process_clob(rows[0][0])
+        return text, len(text)
+
+    def _decode(self, stored: str, size: int | None) -> Any:
+        _common.check_size(size)
         try:
-            return True, pickle.loads(base64.b64decode(text.encode())), size
+            pickled = base64.b64decode(stored.encode())
         except binascii.Error as exc:
             raise InspectionError(f"The stored value is not valid base64: {exc}.") from exc
-        # Unpickling runs the stored classes' own code and can raise anything at all.
-        except Exception as exc:
-            raise InspectionError(_common.unpickle_error(exc)) from exc
-
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        found, value, _size = self._load(raw_key)
-        return found, value
-
-    def preview(self, raw_key: str, limit: int) -> ValuePreview:
-        try:
-            found, value, size = self._load(raw_key)
-        except InspectionError as exc:
-            info = self.key_info(raw_key)
-            return _common.preview_error(str(exc), None if info is None else info.size)
-        if not found:
-            return ValuePreview(found=False)
-        return _common.preview_of(value, limit, size)
+        return _common.unpickle(pickle.loads, pickled)
 
     # -- changes -----------------------------------------------------------------------------
-
-    def set(
-        self,
-        key: str,
-        value: Any,
-        timeout: float | None,
-        tag: str | None = None,
-        version: int | None = None,
-    ) -> None:
-        if tag is not None:
-            raise InspectionError(f"Cache {self.alias!r} (DatabaseCache) has no tags.")
-        try:
-            self.cache.set(key, value, timeout, version=version)
-        except DatabaseError as exc:
-            raise InspectionError(f"Cache {self.alias!r} (DatabaseCache): {exc}") from exc
 
     def delete(self, raw_keys: list[str]) -> int:
         deleted = 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,7 +26,6 @@ from .base import (
     Order,
     Removal,
     Snapshot,
-    ValuePreview,
 )
 
 
@@ -49,20 +47,18 @@ class DiskCacheAdapter(Adapter):
     def location(self) -> str:
         return self.cache.location
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Engine failures (locked, unreadable, disk full) become messages, never a 500."""
-        try:
-            yield
-        except ImproperlyConfigured as exc:  # the backend defers OPTIONS/LOCATION errors to use
-            raise InspectionError(
-                f"Cache {self.alias!r} (DiskCache) is misconfigured: {exc}"
-            ) from exc
-        except (sqlite3.Error, OSError) as exc:
-            raise InspectionError(
-                f"Cache {self.alias!r} (DiskCache at {self.cache.location}) could not be read"
-                f" or changed: {exc}"
-            ) from exc
+    # Engine failures (locked, unreadable, disk full) become messages, never a 500; the
+    # backend defers OPTIONS/LOCATION errors to first use, as ImproperlyConfigured.
+    def _error_types(self) -> tuple[type[BaseException], ...]:
+        return (ImproperlyConfigured, sqlite3.Error, OSError)
+
+    def _error_message(self, exc: BaseException) -> str:
+        if isinstance(exc, ImproperlyConfigured):
+            return f"Cache {self.alias!r} (DiskCache) is misconfigured: {exc}"
+        return (
+            f"Cache {self.alias!r} (DiskCache at {self.cache.location}) could not be read"
+            f" or changed: {exc}"
+        )
 
     # -- description -------------------------------------------------------------------------
 
@@ -164,12 +160,16 @@ class DiskCacheAdapter(Adapter):
             now = self.store.clock()
         return None if entry is None else self._info(entry, now)
 
-    def _decode(self, raw: browse.RawValue) -> object:
-        """The value, or an InspectionError saying why it cannot be shown."""
+    def _stored(self, raw_key: str) -> tuple[browse.RawValue, int] | None:
+        with self._errors():
+            raw = browse.read_raw(self.store, raw_key, _common.DECODE_LIMIT)
+        return None if raw is None else (raw, raw.size)
+
+    def _decode(self, raw: browse.RawValue, size: int | None) -> object:
         if raw.mode == Mode.INT:
             return raw.payload
         if raw.too_large:
-            raise InspectionError(_common.too_large(raw.size).error or "")
+            raise _common.too_large(raw.size)
         if raw.missing_file or not isinstance(raw.payload, bytes):
             raise InspectionError("The entry's value file is missing.")
         try:
@@ -181,24 +181,6 @@ class DiskCacheAdapter(Adapter):
             ) from None
         except CorruptValue as exc:
             raise InspectionError(f"The value cannot be decoded: {exc.__cause__ or exc}.") from exc
-
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        with self._errors():
-            raw = browse.read_raw(self.store, raw_key, _common.DECODE_LIMIT)
-        if raw is None:
-            return False, None
-        return True, self._decode(raw)
-
-    def preview(self, raw_key: str, limit: int) -> ValuePreview:
-        with self._errors():
-            raw = browse.read_raw(self.store, raw_key, _common.DECODE_LIMIT)
-        if raw is None:
-            return ValuePreview(found=False)
-        try:
-            value = self._decode(raw)
-        except InspectionError as exc:
-            return _common.preview_error(str(exc), raw.size)
-        return _common.preview_of(value, limit, raw.size)
 
     # -- changes -----------------------------------------------------------------------------
 

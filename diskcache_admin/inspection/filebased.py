@@ -8,6 +8,7 @@ zlib-compressed pickled value. Reading never deletes an expired file (Django's `
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import time
@@ -25,8 +26,14 @@ from .base import (
     InspectionError,
     KeyInfo,
     Removal,
-    ValuePreview,
 )
+
+
+def _file_value(data: bytes) -> Any:
+    """The value in a cache file's bytes: the expiry pickle, then the zlib-compressed pickle."""
+    handle = io.BytesIO(data)
+    pickle.load(handle)  # the expiry header
+    return pickle.loads(zlib.decompress(handle.read()))
 
 
 class FileBasedAdapter(Adapter):
@@ -42,6 +49,7 @@ class FileBasedAdapter(Adapter):
             Capability.EXPIRE,
         }
     )
+    _backend_label = "FileBasedCache"
 
     cache: FileBasedCache
 
@@ -113,47 +121,18 @@ class FileBasedAdapter(Adapter):
             expired=self._expired(expires, time.time()),
         )
 
-    def _load(self, raw_key: str) -> tuple[bool, Any, int]:
-        path = self._path(raw_key)
+    def _stored(self, raw_key: str) -> tuple[bytes, int] | None:
+        """The file's bytes and size; a file above the preview limit is not read at all."""
         try:
-            with open(path, "rb") as handle:
+            with open(self._path(raw_key), "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
-                if size > _common.DECODE_LIMIT:
-                    raise InspectionError(_common.too_large(size).error or "")
-                try:
-                    pickle.load(handle)  # the expiry header
-                    return True, pickle.loads(zlib.decompress(handle.read())), size
-                # Unpickling runs the stored classes' own code and can raise anything at all.
-                except Exception as exc:
-                    raise InspectionError(_common.unpickle_error(exc)) from exc
+                return (handle.read() if size <= _common.DECODE_LIMIT else b""), size
         except FileNotFoundError:
-            return False, None, 0
+            return None
 
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        found, value, _size = self._load(raw_key)
-        return found, value
-
-    def preview(self, raw_key: str, limit: int) -> ValuePreview:
-        try:
-            found, value, size = self._load(raw_key)
-        except InspectionError as exc:
-            info = self.key_info(raw_key)
-            return _common.preview_error(str(exc), None if info is None else info.size)
-        if not found:
-            return ValuePreview(found=False)
-        return _common.preview_of(value, limit, size)
-
-    def set(
-        self,
-        key: str,
-        value: Any,
-        timeout: float | None,
-        tag: str | None = None,
-        version: int | None = None,
-    ) -> None:
-        if tag is not None:
-            raise InspectionError(f"Cache {self.alias!r} (FileBasedCache) has no tags.")
-        self.cache.set(key, value, timeout, version=version)
+    def _decode(self, stored: bytes, size: int | None) -> Any:
+        _common.check_size(size)
+        return _common.unpickle(_file_value, stored)
 
     def _remove(self, paths: list[str]) -> Removal:
         count = size = 0

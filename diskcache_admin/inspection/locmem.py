@@ -20,14 +20,12 @@ from .base import (
     Adapter,
     CacheStats,
     Capability,
-    InspectionError,
     KeyInfo,
     KeyPage,
     KeyQuery,
     MatchMode,
     Order,
     Removal,
-    ValuePreview,
 )
 
 
@@ -50,6 +48,7 @@ class LocMemAdapter(Adapter):
     orders: ClassVar[tuple[Order, ...]] = ("key", "size", "expires")
     match_modes: ClassVar[tuple[MatchMode, ...]] = ("prefix", "glob", "substring")
     key_filters = frozenset({"family", "expired"})
+    _backend_label = "LocMemCache"
 
     cache: LocMemCache
 
@@ -130,43 +129,14 @@ class LocMemAdapter(Adapter):
             return None
         return self._info(raw_key, len(pickled), expires, time.time())
 
-    def _pickled(self, raw_key: str) -> bytes | None:
+    def _stored(self, raw_key: str) -> tuple[bytes, int] | None:
         with self._lock:
             pickled: bytes | None = self._data.get(raw_key)
-            return pickled
+        return None if pickled is None else (pickled, len(pickled))
 
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        pickled = self._pickled(raw_key)
-        if pickled is None:
-            return False, None
-        try:
-            return True, pickle.loads(pickled)
-        # Unpickling runs the stored classes' own code and can raise anything at all.
-        except Exception as exc:
-            raise InspectionError(_common.unpickle_error(exc)) from exc
-
-    def preview(self, raw_key: str, limit: int) -> ValuePreview:
-        pickled = self._pickled(raw_key)
-        if pickled is None:
-            return ValuePreview(found=False)
-        try:
-            value = pickle.loads(pickled)
-        # Unpickling runs the stored classes' own code and can raise anything at all.
-        except Exception as exc:
-            return _common.preview_error(_common.unpickle_error(exc), len(pickled))
-        return _common.preview_of(value, limit, len(pickled))
-
-    def set(
-        self,
-        key: str,
-        value: Any,
-        timeout: float | None,
-        tag: str | None = None,
-        version: int | None = None,
-    ) -> None:
-        if tag is not None:
-            raise InspectionError(f"Cache {self.alias!r} (LocMemCache) has no tags.")
-        self.cache.set(key, value, timeout, version=version)
+    def _decode(self, stored: bytes, size: int | None) -> Any:
+        # Unpickled outside the lock: a value's own code must not run while it is held.
+        return _common.unpickle(pickle.loads, stored)
 
     def _remove(self, raw_keys: list[str]) -> Removal:
         count = size = 0

@@ -9,8 +9,6 @@ meta command ``mg <key> s t`` (size and seconds left) without transferring the v
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache.backends.memcached import PyMemcacheCache
@@ -35,22 +33,20 @@ class PyMemcacheAdapter(Adapter):
             Capability.FLUSH_DB,
         }
     )
+    _backend_label = "PyMemcacheCache"
 
     cache: PyMemcacheCache
 
     def location(self) -> str:
         return _common.mask_location(self.config.get("LOCATION", ""))
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _error_types(self) -> tuple[type[BaseException], ...]:
         from pymemcache.exceptions import MemcacheError
 
-        try:
-            yield
-        except (MemcacheError, OSError) as exc:
-            raise InspectionError(
-                f"Cache {self.alias!r} (PyMemcacheCache at {self.location()}) did not answer: {exc}"
-            ) from exc
+        return (MemcacheError, OSError)
+
+    def _error_message(self, exc: BaseException) -> str:
+        return _common.no_answer(self, exc)
 
     def _hash_client(self) -> Any:
         return self.cache._cache  # type: ignore[attr-defined]
@@ -93,7 +89,7 @@ class PyMemcacheAdapter(Adapter):
         expires = None if ttl < 0 else time.time() + ttl
         return _common.key_info_for(self.cache, raw_key, size=size, expires=expires)
 
-    def _load(self, raw_key: str) -> tuple[bool, Any]:
+    def peek(self, raw_key: str) -> tuple[bool, Any]:
         missing = object()
         with self._errors():
             try:
@@ -105,32 +101,16 @@ class PyMemcacheAdapter(Adapter):
                 raise InspectionError(_common.unpickle_error(exc)) from exc
         return (False, None) if value is missing else (True, value)
 
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        return self._load(raw_key)
-
     def preview(self, raw_key: str, limit: int) -> ValuePreview:
         info = self.key_info(raw_key)
         size = None if info is None else info.size
         try:
-            found, value = self._load(raw_key)
+            found, value = self.peek(raw_key)
         except InspectionError as exc:
             return _common.preview_error(str(exc), size)
         if not found:
             return ValuePreview(found=False)
         return _common.preview_of(value, limit, size)
-
-    def set(
-        self,
-        key: str,
-        value: Any,
-        timeout: float | None,
-        tag: str | None = None,
-        version: int | None = None,
-    ) -> None:
-        if tag is not None:
-            raise InspectionError(f"Cache {self.alias!r} (PyMemcacheCache) has no tags.")
-        with self._errors():
-            self.cache.set(key, value, timeout, version=version)
 
     def delete(self, raw_keys: list[str]) -> int:
         deleted = 0

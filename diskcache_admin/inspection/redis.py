@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar, Final
 
 from django.core.cache.backends.base import BaseCache, default_key_func
@@ -27,7 +26,6 @@ from .base import (
     KeyQuery,
     MatchMode,
     Removal,
-    ValuePreview,
 )
 
 # Keys visited per SCAN call, and SCAN calls per page at most: a page costs a bounded number of
@@ -85,16 +83,8 @@ class RedisAdapterBase(Adapter):
     def location(self) -> str:
         return _common.mask_location(self.config.get("LOCATION", ""))
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        """Server errors (down, refused, timeout, auth) become messages, never a 500."""
-        try:
-            yield
-        except self._error_types() as exc:
-            raise InspectionError(
-                f"Cache {self.alias!r} ({self.backend_name} at {self.location()}) did not answer:"
-                f" {exc}"
-            ) from exc
+    def _error_message(self, exc: BaseException) -> str:
+        return _common.no_answer(self, exc)
 
     def _pattern(self, user_glob: str) -> str:
         """The MATCH pattern of this alias's keys whose user key matches ``user_glob``."""
@@ -254,7 +244,7 @@ class RedisAdapterBase(Adapter):
             infos = self._describe(self.client(), [raw_key])
         return infos[0] if infos else None
 
-    def _get_raw(self, raw_key: str) -> bytes | None:
+    def _stored(self, raw_key: str) -> tuple[bytes, int] | None:
         # CLIENT NO-TOUCH (Redis 7.2+) keeps this read from refreshing the key's LRU/LFU data;
         # older servers answer it with an error, which is ignored: the read still works.
         with self._errors():
@@ -266,47 +256,13 @@ class RedisAdapterBase(Adapter):
         payload = results[1]
         if isinstance(payload, Exception):
             raise InspectionError(f"Cache {self.alias!r}: {payload}")
-        return payload if payload is None else bytes(payload)
+        return None if payload is None else (bytes(payload), len(payload))
 
-    def _decode_payload(self, payload: bytes) -> Any:
-        if len(payload) > _common.DECODE_LIMIT:
-            raise InspectionError(_common.too_large(len(payload)).error or "")
-        try:
-            return self.decode(payload)
-        # Unpickling runs the stored classes' own code and can raise anything at all.
-        except Exception as exc:
-            raise InspectionError(_common.unpickle_error(exc)) from exc
-
-    def peek(self, raw_key: str) -> tuple[bool, Any]:
-        payload = self._get_raw(raw_key)
-        if payload is None:
-            return False, None
-        return True, self._decode_payload(payload)
-
-    def preview(self, raw_key: str, limit: int) -> ValuePreview:
-        payload = self._get_raw(raw_key)
-        if payload is None:
-            return ValuePreview(found=False)
-        try:
-            value = self._decode_payload(payload)
-        except InspectionError as exc:
-            return _common.preview_error(str(exc), len(payload))
-        return _common.preview_of(value, limit, len(payload))
+    def _decode(self, stored: bytes, size: int | None) -> Any:
+        _common.check_size(size)
+        return _common.unpickle(self.decode, stored)
 
     # -- changes -----------------------------------------------------------------------------
-
-    def set(
-        self,
-        key: str,
-        value: Any,
-        timeout: float | None,
-        tag: str | None = None,
-        version: int | None = None,
-    ) -> None:
-        if tag is not None:
-            raise InspectionError(f"Cache {self.alias!r} ({self.backend_name}) has no tags.")
-        with self._errors():
-            self.cache.set(key, value, timeout, version=version)
 
     def delete(self, raw_keys: list[str]) -> int:
         deleted = 0

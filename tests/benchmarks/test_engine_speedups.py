@@ -114,3 +114,27 @@ def test_threads_writing_at_once_lose_no_write(store: Store) -> None:
 
     assert counters(store)[0] == 200
     assert store.get("3:49") == 49
+
+
+def test_a_forked_child_queues_on_a_lock_file_descriptor_of_its_own(store: Store) -> None:
+    store.set("before", KeyParts("before"), 1, None)
+    assert store.db._queue is not None
+    parent_fd = store.db._queue[2]
+    read_end, write_end = os.pipe()
+
+    pid = os.fork()
+    if pid == 0:  # the child: report, never return into pytest
+        try:
+            store.set("child", KeyParts("child"), 2, None)
+            ok = store.db._queue[2] not in (parent_fd, -1)
+            os.write(write_end, b"ok" if ok else b"shared")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    report = os.read(read_end, 16)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+
+    assert report == b"ok"
+    assert store.get("child") == 2
+    assert store.set("after", KeyParts("after"), 3, None)
