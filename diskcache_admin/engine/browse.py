@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .codec import Mode
-from .schema import EXPIRES_ORDER
+from .schema import EXPIRED, EXPIRES_ORDER
 from .store import EntryInfo, Removed, Store
 
 MatchMode = Literal["prefix", "glob", "substring"]
@@ -24,7 +24,9 @@ Order = Literal["key", "size", "stored", "expires"]
 ORDER_EXPRESSIONS: Final[dict[str, str]] = {
     "key": "user_key",
     "size": "size",
-    "stored": "store_time",
+    # Under least-recently-stored ``rank`` is the store time; under least-recently-used, the
+    # last use. Its index is the eviction order's, so this sort costs no index of its own.
+    "stored": "rank",
     "expires": EXPIRES_ORDER,
 }
 
@@ -142,7 +144,7 @@ def where_clause(flt: Filter, now: float) -> tuple[str, list[Any]]:
         conditions.append("tag = ?")
         params.append(flt.tag)
     if flt.expired is True:
-        conditions.append("expire_time IS NOT NULL AND expire_time <= ?")
+        conditions.append(EXPIRED)
         params.append(now)
     elif flt.expired is False:
         conditions.append("(expire_time IS NULL OR expire_time > ?)")
@@ -211,7 +213,7 @@ def expired_count(store: Store, now: float | None = None) -> int:
     row = (
         store.db.connection()
         .execute(
-            "SELECT count(*) FROM entries WHERE expire_time IS NOT NULL AND expire_time <= ?",
+            f"SELECT count(*) FROM entries WHERE {EXPIRED}",
             (store.clock() if now is None else now,),
         )
         .fetchone()
@@ -313,13 +315,14 @@ def expiry_histogram(store: Store, now: float | None = None) -> list[tuple[str, 
     conn = store.db.connection()
 
     def between(low: float | None, high: float | None) -> int:
-        sql = "SELECT count(*) FROM entries WHERE expire_time IS NOT NULL"
+        # Ranges on the indexed expiry expression; 1e300 is how "never expires" sorts.
+        sql = f"SELECT count(*) FROM entries WHERE {EXPIRES_ORDER} < 1e300"
         params: list[float] = []
         if low is not None:
-            sql += " AND expire_time > ?"
+            sql += f" AND {EXPIRES_ORDER} > ?"
             params.append(low)
         if high is not None:
-            sql += " AND expire_time <= ?"
+            sql += f" AND {EXPIRES_ORDER} <= ?"
             params.append(high)
         return int(conn.execute(sql, params).fetchone()[0])
 

@@ -16,6 +16,7 @@ from typing import Any, Final, TypeVar
 from .codec import BadSignature, Codec, CorruptValue, Mode, is_native_int
 from .connection import Database, StoreLocked
 from .files import ValueFiles
+from .schema import EXPIRED
 
 logger = logging.getLogger("diskcache_admin.engine")
 
@@ -593,9 +594,7 @@ class Store:
     ) -> Removed:
         """Purge expired entries in short transactions, so writers are never held up for long."""
         now = self.clock()
-        return self._remove_in_batches(
-            "expire_time IS NOT NULL AND expire_time <= ?", (now,), batch, progress
-        )
+        return self._remove_in_batches(EXPIRED, (now,), batch, progress)
 
     def evict(
         self, tag: str, *, batch: int = 1000, progress: Callable[[int], None] | None = None
@@ -920,8 +919,7 @@ class Store:
         self, conn: sqlite3.Connection, now: float, garbage: list[str | None]
     ) -> int:
         rows = conn.execute(
-            "DELETE FROM entries WHERE expire_time IS NOT NULL AND expire_time <= ?"
-            " RETURNING filename",
+            f"DELETE FROM entries WHERE {EXPIRED} RETURNING filename",
             (now,),
         ).fetchall()
         garbage.extend(row[0] for row in rows)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import fnmatch
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.cache.backends.base import BaseCache, default_key_func
@@ -19,6 +20,8 @@ from .base import Adapter, InspectionError, KeyInfo, KeyPage, KeyQuery, ValuePre
 # Values whose stored form is larger than this are not decoded for a preview at all: showing
 # 64 KiB of a 500 MiB object is not worth materialising it in the web process.
 DECODE_LIMIT: Final = 16 * 1024 * 1024
+
+T = TypeVar("T")
 
 # Sorts "never expires" after every expiry time, like the DiskCache index does.
 NEVER: Final = 1e300
@@ -42,6 +45,21 @@ def decode_cursor(cursor: str, length: int) -> list[Any]:
     if not isinstance(parts, list) or len(parts) != length:
         raise InspectionError("The page cursor is not valid; start from the first page.")
     return parts
+
+
+def keyset_after(kind: str, query: KeyQuery) -> tuple[Any, Any] | None:
+    """The ``(sort value, position)`` the query's keyset cursor resumes after; None: page 1."""
+    if not query.cursor:
+        return None
+    cursor_kind, order, descending, value, position = decode_cursor(query.cursor, 5)
+    if (cursor_kind, order, descending) != (kind, query.order, query.descending):
+        raise InspectionError("The page cursor belongs to another listing; start again.")
+    return value, position
+
+
+def keyset_cursor(kind: str, query: KeyQuery, value: Any, position: Any) -> str:
+    """The cursor of the page after ``(value, position)`` in this listing's order."""
+    return encode_cursor(kind, query.order, query.descending, value, position)
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -124,11 +142,8 @@ def page_in_memory(kind: str, infos: Iterable[KeyInfo], query: KeyQuery, now: fl
         return sort_value(info, query.order), info.raw_key
 
     selected.sort(key=pair, reverse=query.descending)
-    if query.cursor:
-        _kind, order, descending, value, raw_key = decode_cursor(query.cursor, 5)
-        if (_kind, order, descending) != (kind, query.order, query.descending):
-            raise InspectionError("The page cursor belongs to another listing; start again.")
-        after = (value, raw_key)
+    after = keyset_after(kind, query)
+    if after is not None:
         if query.descending:
             selected = [info for info in selected if pair(info) < after]
         else:
@@ -137,8 +152,7 @@ def page_in_memory(kind: str, infos: Iterable[KeyInfo], query: KeyQuery, now: fl
     more = len(selected) > query.limit
     cursor = None
     if more and keys:
-        value, raw_key = pair(keys[-1])
-        cursor = encode_cursor(kind, query.order, query.descending, value, raw_key)
+        cursor = keyset_cursor(kind, query, *pair(keys[-1]))
     return KeyPage(keys, cursor)
 
 
@@ -149,7 +163,19 @@ def iter_pages(fetch: Any, query: KeyQuery) -> Iterator[KeyInfo]:
         yield from page.keys
         if page.next_cursor is None:
             return
-        query = KeyQuery(**{**query.__dict__, "cursor": page.next_cursor})
+        query = dataclasses.replace(query, cursor=page.next_cursor)
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``, drawn lazily (a scan can feed deletes as it goes)."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # -- values ----------------------------------------------------------------------------------

@@ -251,8 +251,13 @@ class Adapter:
         """Stream every key (glob ``pattern`` on the user key), never the whole keyspace at once."""
         raise self._unsupported(Capability.LIST_KEYS)
 
-    def count_matching(self, query: KeyQuery) -> Removal:
+    def _matching(self, query: KeyQuery) -> list[KeyInfo]:
+        """Every key ``query`` selects, for adapters that filter keys in Python."""
         raise self._unsupported(Capability.SEARCH)
+
+    def count_matching(self, query: KeyQuery) -> Removal:
+        found = self._matching(query)
+        return Removal(len(found), sum(info.size or 0 for info in found))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
         raise self._unsupported(Capability.SEARCH)

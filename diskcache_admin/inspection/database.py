@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import pickle
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
@@ -188,12 +189,7 @@ class DatabaseAdapter(Adapter):
         where, params = self._prefilter(query)
         descending = query.descending
         op, direction = ("<", "DESC") if descending else (">", "ASC")
-        after: tuple[Any, str] | None = None
-        if query.cursor:
-            kind, order, desc, value, raw_key = _common.decode_cursor(query.cursor, 5)
-            if (kind, order, desc) != (self.kind, query.order, descending):
-                raise InspectionError("The page cursor belongs to another listing; start again.")
-            after = (value, raw_key)
+        after = _common.keyset_after(self.kind, query)
         now = tz_now().timestamp()
         while True:
             conditions, values = [where], list(params)
@@ -239,7 +235,7 @@ class DatabaseAdapter(Adapter):
             last = position
         cursor = None
         if more and last is not None:
-            cursor = _common.encode_cursor(self.kind, query.order, query.descending, *last)
+            cursor = _common.keyset_cursor(self.kind, query, *last)
         return KeyPage(found, cursor)
 
     def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
@@ -247,13 +243,9 @@ class DatabaseAdapter(Adapter):
         return (info for info, _position in self._scan(query))
 
     def _matching(self, query: KeyQuery) -> list[KeyInfo]:
-        query = KeyQuery(**{**query.__dict__, "order": "key", "cursor": None})
+        query = dataclasses.replace(query, order="key", cursor=None)
         self.check_query(query)
         return [info for info, _position in self._scan(query)]
-
-    def count_matching(self, query: KeyQuery) -> Removal:
-        found = self._matching(query)
-        return Removal(len(found), sum(info.size or 0 for info in found))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
         found = self._matching(query)
@@ -287,8 +279,7 @@ class DatabaseAdapter(Adapter):
 
     def delete(self, raw_keys: list[str]) -> int:
         deleted = 0
-        for start in range(0, len(raw_keys), 500):
-            chunk = raw_keys[start : start + 500]
+        for chunk in _common.chunks(raw_keys, 500):
             marks = ", ".join(["%s"] * len(chunk))
             _rows, count = self._run(
                 f"DELETE FROM {{table}} WHERE {{key}} IN ({marks})", chunk, write=True

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..backend import DiskCache
 from ..engine import BadSignature, CorruptValue, Mode, browse
-from ..engine.store import EntryInfo, Store
+from ..engine.store import EntryInfo, Removed, Stats, Store
 from . import _common
 from .base import (
     Adapter,
@@ -59,6 +59,12 @@ class DiskCacheAdapter(Adapter):
             f"Cache {self.alias!r} (DiskCache at {self.cache.location}) could not be read"
             f" or changed: {exc}"
         )
+
+    def _removal(self, operation: Callable[[Store], Removed | Stats]) -> Removal:
+        # The store is reached inside the guard: a misconfigured alias fails on first use.
+        with self._errors():
+            counted = operation(self.store)
+        return Removal(counted.count, counted.size)
 
     # -- description -------------------------------------------------------------------------
 
@@ -116,12 +122,8 @@ class DiskCacheAdapter(Adapter):
 
     def keys(self, query: KeyQuery) -> KeyPage:
         self.check_query(query)
-        after: tuple[Any, int] | None = None
-        if query.cursor:
-            kind, order, descending, value, entry_id = _common.decode_cursor(query.cursor, 5)
-            if (kind, order, descending) != (self.kind, query.order, query.descending):
-                raise InspectionError("The page cursor belongs to another listing; start again.")
-            after = (value, int(entry_id))
+        position = _common.keyset_after(self.kind, query)
+        after = None if position is None else (position[0], int(position[1]))
         with self._errors():
             now = self.store.clock()
             page = browse.page(
@@ -135,7 +137,7 @@ class DiskCacheAdapter(Adapter):
             )
         cursor = None
         if page.after is not None:
-            cursor = _common.encode_cursor(self.kind, query.order, query.descending, *page.after)
+            cursor = _common.keyset_cursor(self.kind, query, *page.after)
         return KeyPage([self._info(entry, now) for entry in page.entries], cursor)
 
     def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
@@ -144,15 +146,11 @@ class DiskCacheAdapter(Adapter):
 
     def count_matching(self, query: KeyQuery) -> Removal:
         self.check_query(query)
-        with self._errors():
-            found = browse.totals(self.store, self._filter(query))
-        return Removal(found.count, found.size)
+        return self._removal(lambda store: browse.totals(store, self._filter(query)))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
         self.check_query(query)
-        with self._errors():
-            removed = browse.delete_matching(self.store, self._filter(query))
-        return Removal(removed.count, removed.size)
+        return self._removal(lambda store: browse.delete_matching(store, self._filter(query)))
 
     def key_info(self, raw_key: str) -> KeyInfo | None:
         with self._errors():
@@ -205,29 +203,19 @@ class DiskCacheAdapter(Adapter):
             return self.store.touch(raw_key, expire_time)
 
     def clear_preview(self) -> Removal:
-        with self._errors():
-            counters = self.store.stats()
-        return Removal(counters.count, counters.size)
+        return self._removal(lambda store: store.stats())
 
     def clear(self) -> Removal:
-        with self._errors():
-            removed = self.store.clear()
-        return Removal(removed.count, removed.size)
+        return self._removal(lambda store: store.clear())
 
     def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
-        with self._errors():
-            removed = self.store.expire(progress=progress)
-        return Removal(removed.count, removed.size)
+        return self._removal(lambda store: store.expire(progress=progress))
 
     def evict(self, tag: str, progress: Callable[[int], None] | None = None) -> Removal:
-        with self._errors():
-            removed = self.store.evict(tag, progress=progress)
-        return Removal(removed.count, removed.size)
+        return self._removal(lambda store: store.evict(tag, progress=progress))
 
     def cull(self) -> Removal:
-        with self._errors():
-            removed = self.store.cull()
-        return Removal(removed.count, removed.size)
+        return self._removal(lambda store: store.cull())
 
     def reset_stats(self) -> None:
         with self._errors():

@@ -7,6 +7,7 @@ adapter copies what it needs under the cache's lock and unpickles outside it. Th
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import threading
 import time
@@ -109,13 +110,9 @@ class LocMemAdapter(Adapter):
         return iter([info for info in self._infos() if _common.query_matches(query, info, now)])
 
     def _matching(self, query: KeyQuery) -> list[KeyInfo]:
-        self.check_query(KeyQuery(**{**query.__dict__, "order": self.orders[0]}))
+        self.check_query(dataclasses.replace(query, order=self.orders[0]))
         now = time.time()
         return [info for info in self._infos() if _common.query_matches(query, info, now)]
-
-    def count_matching(self, query: KeyQuery) -> Removal:
-        found = self._matching(query)
-        return Removal(len(found), sum(info.size or 0 for info in found))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
         found = self._matching(query)
@@ -138,16 +135,20 @@ class LocMemAdapter(Adapter):
         # Unpickled outside the lock: a value's own code must not run while it is held.
         return _common.unpickle(pickle.loads, stored)
 
-    def _remove(self, raw_keys: list[str]) -> Removal:
+    def _pop(self, raw_keys: list[str]) -> Removal:
+        """Remove entries; the caller holds the cache's lock."""
         count = size = 0
-        with self._lock:
-            for key in raw_keys:
-                pickled = self._data.pop(key, None)
-                self._expiry.pop(key, None)
-                if pickled is not None:
-                    count += 1
-                    size += len(pickled)
+        for key in raw_keys:
+            pickled = self._data.pop(key, None)
+            self._expiry.pop(key, None)
+            if pickled is not None:
+                count += 1
+                size += len(pickled)
         return Removal(count, size)
+
+    def _remove(self, raw_keys: list[str]) -> Removal:
+        with self._lock:
+            return self._pop(raw_keys)
 
     def delete(self, raw_keys: list[str]) -> int:
         return self._remove(raw_keys).count or 0
@@ -181,13 +182,5 @@ class LocMemAdapter(Adapter):
 
     def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         now = time.time()
-        count = size = 0
         with self._lock:
-            expire_info = self._expiry
-            for key in [k for k, e in expire_info.items() if e is not None and e <= now]:
-                pickled = self._data.pop(key, None)
-                del expire_info[key]
-                if pickled is not None:
-                    count += 1
-                    size += len(pickled)
-        return Removal(count, size)
+            return self._pop([k for k, e in self._expiry.items() if e is not None and e <= now])

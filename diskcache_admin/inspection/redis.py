@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final
 
 from django.core.cache.backends.base import BaseCache, default_key_func
@@ -206,15 +206,11 @@ class RedisAdapterBase(Adapter):
         query = KeyQuery(search=pattern or "", match="glob")
         with self._errors():
             client = self.client()
-            batch: list[str] = []
-            for key in self._all_keys(self._pattern(self._user_glob(query))):
-                batch.append(key)
-                if len(batch) >= _BATCH:
-                    yield from self._describe(client, batch)
-                    batch = []
-            yield from self._describe(client, batch)
+            keys = self._all_keys(self._pattern(self._user_glob(query)))
+            for batch in _common.chunks(keys, _BATCH):
+                yield from self._describe(client, batch)
 
-    def _matching(self, query: KeyQuery) -> list[str]:
+    def _matching_keys(self, query: KeyQuery) -> list[str]:
         self.check_query(query)
         now = time.time()
         with self._errors():
@@ -228,16 +224,16 @@ class RedisAdapterBase(Adapter):
                     if _common.query_matches(plain, _common.key_info_for(self.cache, key), now)
                 ]
             matched: list[str] = []
-            for start in range(0, len(keys), _BATCH):
-                infos = self._describe(client, keys[start : start + _BATCH])
+            for batch in _common.chunks(keys, _BATCH):
+                infos = self._describe(client, batch)
                 matched.extend(i.raw_key for i in infos if _common.query_matches(query, i, now))
             return matched
 
     def count_matching(self, query: KeyQuery) -> Removal:
-        return Removal(len(self._matching(query)))
+        return Removal(len(self._matching_keys(query)))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
-        return Removal(self.delete(self._matching(query)))
+        return Removal(self.delete(self._matching_keys(query)))
 
     def key_info(self, raw_key: str) -> KeyInfo | None:
         with self._errors():
@@ -264,13 +260,12 @@ class RedisAdapterBase(Adapter):
 
     # -- changes -----------------------------------------------------------------------------
 
+    def _unlink(self, client: Any, raw_keys: Iterable[str]) -> int:
+        return sum(int(client.unlink(*batch)) for batch in _common.chunks(raw_keys, _BATCH))
+
     def delete(self, raw_keys: list[str]) -> int:
-        deleted = 0
         with self._errors():
-            client = self.client()
-            for start in range(0, len(raw_keys), _BATCH):
-                deleted += int(client.unlink(*raw_keys[start : start + _BATCH]))
-        return deleted
+            return self._unlink(self.client(), raw_keys)
 
     def touch(self, raw_key: str, timeout: float | None) -> bool:
         with self._errors():
@@ -285,18 +280,8 @@ class RedisAdapterBase(Adapter):
             return Removal(sum(1 for _key in self._all_keys(self._pattern("*"))))
 
     def clear(self) -> Removal:
-        deleted = 0
         with self._errors():
-            client = self.client()
-            batch: list[str] = []
-            for key in self._all_keys(self._pattern("*")):
-                batch.append(key)
-                if len(batch) >= _BATCH:
-                    deleted += int(client.unlink(*batch))
-                    batch = []
-            if batch:
-                deleted += int(client.unlink(*batch))
-        return Removal(deleted)
+            return Removal(self._unlink(self.client(), self._all_keys(self._pattern("*"))))
 
     def flush_db(self) -> None:
         with self._errors():
