@@ -1,4 +1,4 @@
-"""Helpers the adapters share: cursors, key parsing, matching, previews, masked locations."""
+"""Helpers the adapters share: cursors, keys, matching, batches, values, locations, messages."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from django.core.cache.backends.base import BaseCache, default_key_func
 from ..engine import family_of
 from .base import Adapter, InspectionError, KeyInfo, KeyPage, KeyQuery, ValuePreview
 
+T = TypeVar("T")
+
 # Values whose stored form is larger than this are not decoded for a preview at all: showing
 # 64 KiB of a 500 MiB object is not worth materialising it in the web process.
 DECODE_LIMIT: Final = 16 * 1024 * 1024
-
-T = TypeVar("T")
 
 # Sorts "never expires" after every expiry time, like the DiskCache index does.
 NEVER: Final = 1e300

@@ -180,7 +180,12 @@ class CheckProblem:
 
 
 class Adapter:
-    """Base adapter: every operation raises :class:`Unsupported` until a subclass provides it."""
+    """Base adapter: every operation raises :class:`Unsupported` until a subclass provides it.
+
+    Some have defaults built on Django's public cache API or on small private hooks: ``set()``
+    for adapters that declare SET, ``peek()``/``preview()`` on ``_stored()``/``_decode()``,
+    ``count_matching()`` on ``_matching()``, and ``_errors()`` on ``_error_types()``.
+    """
 
     kind: ClassVar[str] = "unknown"
     capabilities: ClassVar[frozenset[Capability]] = frozenset()

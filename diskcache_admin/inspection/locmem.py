@@ -105,9 +105,7 @@ class LocMemAdapter(Adapter):
         return _common.page_in_memory(self.kind, self._infos(), query, time.time())
 
     def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
-        query = KeyQuery(search=pattern or "", match="glob")
-        now = time.time()
-        return iter([info for info in self._infos() if _common.query_matches(query, info, now)])
+        return iter(self._matching(KeyQuery(search=pattern or "", match="glob")))
 
     def _matching(self, query: KeyQuery) -> list[KeyInfo]:
         self.check_query(dataclasses.replace(query, order=self.orders[0]))
