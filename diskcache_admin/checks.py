@@ -36,8 +36,11 @@ NETWORK_FILESYSTEMS = frozenset(
 
 
 def register() -> None:
+    from ._stampede import register_checks
+
     checks.register(check_caches, checks.Tags.caches)
     checks.register(check_panel)
+    register_checks()
 
 
 def _disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:

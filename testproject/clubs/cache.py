@@ -1,28 +1,26 @@
 """The keys the clubs pages cache under, and their invalidation.
 
-The club page caches the query of its classes in the ``default`` cache (the DiskCache); the index
-caches its list of clubs in the ``locmem`` alias, so the admin has entries to show for both.
+The club page is cached whole by ``cached_view`` in the ``default`` cache (the DiskCache); the
+index caches its list of clubs in the ``locmem`` alias, so the admin has entries to show for both.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import transaction
 
-CLASSES_TIMEOUT = 300
+PAGE_TIMEOUT = 300
+# cached_view's key for the club page: a format string over the view's arguments.
+PAGE_KEY = "club_page:{slug}"
 INDEX_TIMEOUT = 60
 INDEX_KEY = "clubs_index"
 INDEX_CACHE = "locmem"
 
 
-def classes_key(slug: str) -> str:
-    return f"club_page_classes:{slug}"
-
-
 def forget_club(slug: str) -> None:
-    """Drop what the pages cached about the club ``slug`` (its classes and the index).
+    """Drop what the pages cached about the club ``slug`` (its page and the index).
 
     Dropped at once, so the rest of the transaction reads fresh data, and again when the
     transaction commits: a request served meanwhile may have cached the rows as they were before
@@ -33,5 +31,7 @@ def forget_club(slug: str) -> None:
 
 
 def _delete(slug: str) -> None:
-    cache.delete(classes_key(slug))
+    from .views import club_detail  # views imports this module
+
+    club_detail.invalidate(slug=slug)
     caches[INDEX_CACHE].delete(INDEX_KEY)

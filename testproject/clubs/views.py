@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from .cache import CLASSES_TIMEOUT, INDEX_CACHE, INDEX_KEY, INDEX_TIMEOUT, classes_key
+from diskcache_admin.decorators import cached_view
+
+from .cache import INDEX_CACHE, INDEX_KEY, INDEX_TIMEOUT, PAGE_KEY, PAGE_TIMEOUT
 from .models import Club, ClubClass
 
 
@@ -20,22 +22,17 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "clubs/index.html", {"clubs": clubs, "from_cache": from_cache})
 
 
+# The whole page is cached, per club and shared by every visitor (it shows nothing personal).
+# Saving or deleting a club or a class calls club_detail.invalidate(slug=...) (see cache.py).
+@cached_view(PAGE_KEY, timeout=PAGE_TIMEOUT, per_user=False)
 def club_detail(request: HttpRequest, slug: str) -> HttpResponse:
     club = get_object_or_404(Club, slug=slug)
-    key = classes_key(slug)
-    # Plain dicts rather than model instances: they survive model changes between deploys and
-    # read well in the admin's value preview.
-    classes: list[dict[str, Any]] | None = cache.get(key)
-    from_cache = classes is not None
-    if classes is None:
-        classes = timetable(club)
-        cache.set(key, classes, CLASSES_TIMEOUT)
-    context = {"club": club, "classes": classes, "from_cache": from_cache, "cache_key": key}
+    context = {"club": club, "classes": timetable(club), "cache_key": PAGE_KEY.format(slug=slug)}
     return render(request, "clubs/club_detail.html", context)
 
 
 def timetable(club: Club) -> list[dict[str, Any]]:
-    """The club's classes as the page shows them (and as the cache keeps them)."""
+    """The club's classes as the page shows them."""
     return [
         {
             "title": c.title,
