@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -10,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..backend import DiskCache
 from ..engine import BadSignature, CorruptValue, Mode, browse
+from ..engine.connection import DB_NAME
 from ..engine.store import EntryInfo, Removed, Stats, Store
 from . import _common
 from .base import (
@@ -60,6 +63,12 @@ class DiskCacheAdapter(Adapter):
             f" or changed: {exc}"
         )
 
+    def _absent(self) -> bool:
+        """No store at LOCATION yet: reads answer "empty" instead of creating one."""
+        with self._errors():  # a misconfigured alias still fails here, with its own message
+            directory = self.store.directory
+        return not os.path.exists(os.path.join(directory, DB_NAME))
+
     def _removal(self, operation: Callable[[Store], Removed | Stats]) -> Removal:
         # The store is reached inside the guard: a misconfigured alias fails on first use.
         with self._errors():
@@ -71,9 +80,12 @@ class DiskCacheAdapter(Adapter):
     def stats(self) -> CacheStats:
         with self._errors():
             store = self.store
-            counters = store.stats()
-            expired = browse.expired_count(store)
-            volume = store.volume()
+            if self._absent():
+                counters, expired, volume = Stats(0, 0, 0, 0, None), 0, 0
+            else:
+                counters = store.stats()
+                expired = browse.expired_count(store)
+                volume = store.volume()
         return CacheStats(
             entries=counters.count,
             expired=expired,
@@ -124,6 +136,8 @@ class DiskCacheAdapter(Adapter):
         self.check_query(query)
         position = _common.keyset_after(self.kind, query)
         after = None if position is None else (position[0], int(position[1]))
+        if self._absent():
+            return KeyPage([])
         with self._errors():
             now = self.store.clock()
             page = browse.page(
@@ -146,6 +160,8 @@ class DiskCacheAdapter(Adapter):
 
     def count_matching(self, query: KeyQuery) -> Removal:
         self.check_query(query)
+        if self._absent():
+            return Removal(0, 0)
         return self._removal(lambda store: browse.totals(store, self._filter(query)))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
@@ -153,12 +169,16 @@ class DiskCacheAdapter(Adapter):
         return self._removal(lambda store: browse.delete_matching(store, self._filter(query)))
 
     def key_info(self, raw_key: str) -> KeyInfo | None:
+        if self._absent():
+            return None
         with self._errors():
             entry = self.store.entry(raw_key)
             now = self.store.clock()
         return None if entry is None else self._info(entry, now)
 
     def _stored(self, raw_key: str) -> tuple[browse.RawValue, int] | None:
+        if self._absent():
+            return None
         with self._errors():
             raw = browse.read_raw(self.store, raw_key, _common.DECODE_LIMIT)
         return None if raw is None else (raw, raw.size)
@@ -203,6 +223,8 @@ class DiskCacheAdapter(Adapter):
             return self.store.touch(raw_key, expire_time)
 
     def clear_preview(self) -> Removal:
+        if self._absent():
+            return Removal(0, 0)
         return self._removal(lambda store: store.stats())
 
     def clear(self) -> Removal:
@@ -229,6 +251,8 @@ class DiskCacheAdapter(Adapter):
     # -- charts ------------------------------------------------------------------------------
 
     def histograms(self) -> list[Histogram]:
+        if self._absent():
+            return []
         with self._errors():
             sizes = browse.size_histogram(self.store)
             expiry = browse.expiry_histogram(self.store)
@@ -244,15 +268,21 @@ class DiskCacheAdapter(Adapter):
         return charts
 
     def snapshots(self) -> list[Snapshot]:
+        if self._absent():
+            return []
         with self._errors():
             rows = browse.snapshots(self.store)
         return [Snapshot(*row) for row in rows]
 
     def take_snapshot(self) -> Snapshot:
+        if self._absent():
+            return Snapshot(time.time(), 0, 0, 0, 0)  # nothing to record, and nothing created
         with self._errors():
             return Snapshot(*browse.take_snapshot(self.store))
 
     def latest_snapshot(self) -> Snapshot | None:
+        if self._absent():
+            return None
         with self._errors():
             row = browse.latest_snapshot(self.store)
         return None if row is None else Snapshot(*row)

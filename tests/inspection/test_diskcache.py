@@ -373,3 +373,22 @@ def test_a_value_too_large_to_decode_is_described_not_loaded(
     assert "preview limit" in preview.error
     assert preview.size is not None
     assert preview.size > 5000
+
+
+def test_reading_a_store_that_does_not_exist_yet_creates_nothing(tmp_cache_dir: str) -> None:
+    location = os.path.join(tmp_cache_dir, "never-used")
+    with configure(fresh={"BACKEND": "diskcache_admin.backend.DiskCache", "LOCATION": location}):
+        adapter = get_adapter("fresh")
+        stats = adapter.stats()
+        assert (stats.entries, stats.size, stats.volume, stats.hits) == (0, 0, 0, 0)
+        assert adapter.keys(KeyQuery()).keys == []
+        assert list(adapter.iter_keys()) == []
+        assert adapter.count_matching(KeyQuery(search="x")).count == 0
+        assert adapter.key_info(adapter.make_raw_key("x")) is None
+        assert adapter.peek(adapter.make_raw_key("x")) == (False, None)
+        assert adapter.preview(adapter.make_raw_key("x"), 100).found is False
+        assert adapter.clear_preview().count == 0
+        assert adapter.histograms() == []
+        assert maybe_take_snapshot(adapter) is not None
+        assert adapter.snapshots() == []
+    assert not os.path.exists(location)
