@@ -386,24 +386,8 @@ class Store:
         tag: str | None = None,
     ) -> bool:
         """Store ``value``; ``False`` when it cannot fit within SIZE_LIMIT at all."""
-        # set_many() of one item, without its per-batch bookkeeping.
         encoded = self._encode(Item(key, parts, value, expire_time, tag))
-        now = self.clock()
-        garbage: list[str | None] = []
-
-        def write(conn: sqlite3.Connection) -> bool:
-            garbage.clear()
-            return self._put(conn, encoded, now, garbage)
-
-        try:
-            stored = self._write(write)
-        except BaseException:
-            self.files.remove([encoded.filename])
-            raise
-        if not stored:
-            garbage.append(encoded.filename)
-        self.files.remove(garbage)
-        return stored
+        return self._store_one(encoded, only_if_absent=False)
 
     def add(
         self,
@@ -415,17 +399,23 @@ class Store:
     ) -> bool:
         """Store ``value`` only if ``key`` has no live entry; ``True`` if it was stored."""
         encoded = self._encode(Item(key, parts, value, expire_time, tag))
+        return self._store_one(encoded, only_if_absent=True)
+
+    def _store_one(self, encoded: Store._Encoded, *, only_if_absent: bool) -> bool:
+        # set_many() of one item, without its per-batch bookkeeping.
         now = self.clock()
+        garbage: list[str | None] = []
 
         def write(conn: sqlite3.Connection) -> bool:
-            existing = conn.execute(
-                "SELECT expire_time FROM entries WHERE key = ?", (key,)
-            ).fetchone()
-            if existing is not None and (existing[0] is None or existing[0] > now):
-                return False
+            garbage.clear()  # a retried transaction starts over
+            if only_if_absent:
+                existing = conn.execute(
+                    "SELECT expire_time FROM entries WHERE key = ?", (encoded.key,)
+                ).fetchone()
+                if existing is not None and (existing[0] is None or existing[0] > now):
+                    return False
             return self._put(conn, encoded, now, garbage)
 
-        garbage: list[str | None] = []
         try:
             stored = self._write(write)
         except BaseException:
