@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from diskcache_admin import audit
 
-# This package's own Redis database (see docs/HELPERS.md); keys carry a per-worker prefix.
+# This package's own Redis database (each test package has its own); keys carry a per-worker prefix.
 REDIS_DB = 3
 BACKENDS = ("diskcache", "locmem", "redis")
 
