@@ -352,7 +352,7 @@ class DiskCache(BaseCache):
         # Django calls this after every request. The connection is kept for the next request;
         # only statistics are written, and only when a batch is due.
         if self._store is not None:
-            self._store._maybe_flush()
+            self._store.flush_if_due()
 
     # -- async: every call runs in a worker thread; incr/decr stay atomic ---------------------
 

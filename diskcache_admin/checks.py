@@ -43,7 +43,8 @@ def register() -> None:
     register_checks()
 
 
-def _disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
+def disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Aliases whose BACKEND class is DiskCache or a subclass (never judged by its name)."""
     from .backend import DiskCache
 
     for alias, config in settings.CACHES.items():
@@ -59,7 +60,7 @@ def check_caches(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
-    for alias, config in _disk_aliases():
+    for alias, config in disk_aliases():
         messages.extend(_check_location(alias, config.get("LOCATION")))
         messages.extend(_check_options(alias, config.get("OPTIONS") or {}))
     return messages

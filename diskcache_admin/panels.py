@@ -35,6 +35,7 @@ from django.http import HttpRequest, HttpResponse
 
 from . import instrumentation
 from .backend import DiskCache
+from .checks import disk_aliases
 from .conf import conf
 
 PREVIEW_CHARS = 120
@@ -210,11 +211,7 @@ class DiskCachePanel(Panel):
         from .inspection import InspectionError, get_adapter
 
         states: dict[str, dict[str, Any]] = {}
-        for alias, config in settings.CACHES.items():
-            if not config.get("BACKEND", "").endswith(".DiskCache") and not isinstance(
-                caches[alias], DiskCache
-            ):
-                continue
+        for alias, _ in disk_aliases():
             try:
                 stats = get_adapter(alias).stats()
             except InspectionError as exc:
@@ -289,9 +286,7 @@ class DiskCachePanel(Panel):
 
     @classmethod
     def run_checks(cls) -> list[checks.CheckMessage]:
-        if any(
-            config.get("BACKEND", "").endswith(".DiskCache") for config in settings.CACHES.values()
-        ):
+        if any(disk_aliases()):
             return []
         return [
             checks.Info(

@@ -320,7 +320,7 @@ class Store:
             with self._shared.lock:
                 self._shared.hits += len(found)
                 self._shared.misses += len(keys) - len(found)
-            self._maybe_flush()
+            self.flush_if_due()
         return found
 
     def has(self, key: str) -> bool:
@@ -704,13 +704,14 @@ class Store:
             return
         if hit and entry_id is not None and self._lru:
             shared.accessed[entry_id] = self.clock()
-        self._maybe_flush()
+        self.flush_if_due()
 
     def _note_access(self, entry_id: int) -> None:
         if self._lru:
             self._shared.accessed[entry_id] = self.clock()
 
-    def _maybe_flush(self) -> None:
+    def flush_if_due(self) -> None:
+        """Write pending statistics when a batch is due (cheap otherwise; never raises on busy)."""
         shared = self._shared
         pending = shared.hits + shared.misses + len(shared.accessed)
         if pending < FLUSH_EVERY_OPS and time.monotonic() - shared.last_flush < FLUSH_EVERY_SECONDS:
