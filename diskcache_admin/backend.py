@@ -26,9 +26,9 @@ from django.core.cache.backends.base import (
 from django.core.exceptions import ImproperlyConfigured
 
 from . import instrumentation
-from .engine import MISSING, Codec, Item, KeyParts, Removed, Stats, Store
+from .backend_options import DiskCacheOptions, OptionError, parse_options
+from .engine import MISSING, Codec, Item, KeyParts, Removal, Stats, Store
 from .engine.store import EntryInfo, Problem
-from .options import DiskCacheOptions, OptionError, parse_options
 
 # Django's test for keys memcached would reject (django.core.cache.backends.base), compiled
 # here: the keys that match, or are too long, go through Django's validate_key for the warning.
@@ -406,15 +406,15 @@ class DiskCache(BaseCache):
 
     # -- extras (the inspection layer builds on these) ---------------------------------------
 
-    def expire(self, progress: Callable[[int], None] | None = None) -> Removed:
+    def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         """Purge expired entries; returns how many went and how many bytes they held."""
         return self.store.expire(progress=progress)
 
-    def evict(self, tag: str, progress: Callable[[int], None] | None = None) -> Removed:
+    def evict(self, tag: str, progress: Callable[[int], None] | None = None) -> Removal:
         """Remove every entry stored with ``tag``."""
         return self.store.evict(tag, progress=progress)
 
-    def cull(self) -> Removed:
+    def cull(self) -> Removal:
         """Bring the store within MAX_ENTRIES and SIZE_LIMIT now."""
         return self.store.cull()
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from .options import KNOWN, OptionError, parse_options, unknown_options
+from .backend_options import KNOWN, OptionError, parse_options, unknown_options
 
 # Where the mounted filesystems are listed (a module attribute, so tests can point it elsewhere).
 MOUNTS_FILE = "/proc/mounts"

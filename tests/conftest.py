@@ -14,7 +14,7 @@ IN_CI = bool(os.environ.get("CI"))
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
-def require(available: bool, reason: str) -> None:
+def skip_or_fail_unless(available: bool, reason: str) -> None:
     """Skip when ``available`` is false, or fail under CI."""
     if available:
         return
@@ -37,7 +37,7 @@ def redis_available() -> bool:
 @pytest.fixture(scope="session")
 def redis_server() -> str:
     """``host:port`` of the real Redis server; each test package uses its own database number."""
-    require(redis_available(), f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
+    skip_or_fail_unless(redis_available(), f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
     return f"{REDIS_HOST}:{REDIS_PORT}"
 
 

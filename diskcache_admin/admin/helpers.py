@@ -56,7 +56,7 @@ def has_any(request: HttpRequest) -> bool:
     return any(request.user.has_perm(f"{APP}.{codename}") for codename in ALL_PERMISSIONS)
 
 
-def require(request: HttpRequest, *codenames: str) -> None:
+def require_permissions(request: HttpRequest, *codenames: str) -> None:
     """403 unless the user holds every one of ``codenames`` (superusers hold all)."""
     if not has(request, *codenames):
         raise PermissionDenied

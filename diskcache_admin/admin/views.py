@@ -19,7 +19,6 @@ from ..conf import conf
 from ..inspection import get_adapter, hit_ratio_series, maybe_take_snapshot
 from ..inspection.base import (
     Adapter,
-    CacheStats,
     Capability,
     InspectionError,
     KeyInfo,
@@ -27,6 +26,7 @@ from ..inspection.base import (
     KeyQuery,
     Removal,
     Snapshot,
+    Stats,
 )
 from ..models import Cache
 from . import charts, helpers
@@ -169,7 +169,7 @@ class CacheViews:
 
     def caches_view(self, request: HttpRequest) -> HttpResponse:
         if not helpers.has_any(request):
-            helpers.require(request, VIEW_STATS)
+            helpers.require_permissions(request, VIEW_STATS)
         show_stats = helpers.has(request, VIEW_STATS)
         rows = []
         for alias, config in settings.CACHES.items():
@@ -208,7 +208,7 @@ class CacheViews:
     # -- cache detail --------------------------------------------------------------------------
 
     def detail_view(self, request: HttpRequest, alias: str) -> HttpResponse:
-        helpers.require(request, VIEW_STATS)
+        helpers.require_permissions(request, VIEW_STATS)
         adapter, error = _attempt(lambda: self.adapter(alias))
         context = self.context(request, f"Cache {alias!r}", alias=alias, error=error)
         if adapter is None:
@@ -269,7 +269,7 @@ class CacheViews:
         return self.render(request, "detail.html", context)
 
     @staticmethod
-    def stats_rows(stats: CacheStats) -> list[tuple[str, str]]:
+    def stats_rows(stats: Stats) -> list[tuple[str, str]]:
         rows = [("Entries", helpers.count(stats.entries))]
         if stats.expired is not None:
             rows.append(("Expired, not yet purged", helpers.count(stats.expired)))
@@ -356,7 +356,7 @@ class CacheViews:
         }
 
     def keys_view(self, request: HttpRequest, alias: str) -> HttpResponse:
-        helpers.require(request, VIEW_KEYS)
+        helpers.require_permissions(request, VIEW_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
         context = self.context(
             request, f"Keys of {alias!r}", alias=alias, error=error, crumbs=[("Keys", None)]
@@ -440,7 +440,7 @@ class CacheViews:
     # -- key detail ----------------------------------------------------------------------------
 
     def key_view(self, request: HttpRequest, alias: str, token: str) -> HttpResponse:
-        helpers.require(request, VIEW_KEYS)
+        helpers.require_permissions(request, VIEW_KEYS)
         raw_key = helpers.decode_key(token)
         adapter, error = _attempt(lambda: self.adapter(alias))
         context = self.context(
@@ -509,7 +509,7 @@ class CacheViews:
         return fallback
 
     def delete_keys_view(self, request: HttpRequest, alias: str) -> HttpResponse:
-        helpers.require(request, VIEW_KEYS, DELETE_KEYS)
+        helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
         source = request.POST if request.method == "POST" else request.GET
         tokens = source.getlist("k")
@@ -529,7 +529,7 @@ class CacheViews:
         if adapter is None:
             return self.render(request, "confirm.html", context)
         if not adapter.can(Capability.DELETE):
-            context["error"] = str(adapter._unsupported(Capability.DELETE))
+            context["error"] = str(adapter.unsupported(Capability.DELETE))
             return self.render(request, "confirm.html", context)
         if not raw_keys:
             messages.info(request, "No keys were selected, so nothing was deleted.")
@@ -582,7 +582,7 @@ class CacheViews:
         return adapter.count_matching(base), sample
 
     def delete_matching_view(self, request: HttpRequest, alias: str) -> HttpResponse:
-        helpers.require(request, VIEW_KEYS, DELETE_KEYS)
+        helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
         form = KeySearchForm(request.GET, adapter=adapter)
         form.is_valid()
@@ -603,7 +603,7 @@ class CacheViews:
         if adapter is None:
             return self.render(request, "confirm.html", context)
         if not (adapter.can(Capability.SEARCH) and adapter.can(Capability.DELETE)):
-            context["error"] = str(adapter._unsupported(Capability.SEARCH))
+            context["error"] = str(adapter.unsupported(Capability.SEARCH))
             return self.render(request, "confirm.html", context)
         if not form.has_filter():
             context["error"] = (
@@ -660,7 +660,7 @@ class CacheViews:
         return ", ".join(parts) or "everything"
 
     def touch_view(self, request: HttpRequest, alias: str, token: str) -> HttpResponse:
-        helpers.require(request, VIEW_KEYS, MAINTAIN)
+        helpers.require_permissions(request, VIEW_KEYS, MAINTAIN)
         raw_key = helpers.decode_key(token)
         adapter, error = _attempt(lambda: self.adapter(alias))
         if helpers.is_hidden(self.user_key(adapter, raw_key)):
@@ -681,7 +681,7 @@ class CacheViews:
         if adapter is None:
             return self.render(request, "touch.html", context)
         if not adapter.can(Capability.TOUCH):
-            context["error"] = str(adapter._unsupported(Capability.TOUCH))
+            context["error"] = str(adapter.unsupported(Capability.TOUCH))
             return self.render(request, "touch.html", context)
         if request.method == "POST" and form.is_valid():
             timeout = form.new_timeout()
@@ -704,7 +704,7 @@ class CacheViews:
         action = ACTIONS.get(slug)
         if action is None:
             raise Http404("No such action.")
-        helpers.require(request, action.permission)
+        helpers.require_permissions(request, action.permission)
         adapter, error = _attempt(lambda: self.adapter(alias))
         detail_url = self.url("detail", alias)
         context = self.context(
@@ -722,7 +722,7 @@ class CacheViews:
         if adapter is None:
             return self.render(request, "confirm.html", context)
         if not offers(adapter, action):
-            context["error"] = str(adapter._unsupported(action.capability))
+            context["error"] = str(adapter.unsupported(action.capability))
             return self.render(request, "confirm.html", context)
         context["location"] = adapter.location()
         context["backend"] = adapter.backend_name

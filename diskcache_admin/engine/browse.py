@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 
 from .codec import Mode
 from .schema import EXPIRED, EXPIRES_ORDER
-from .store import EntryInfo, Removed, Store
+from .store import EntryInfo, Removal, Store
 
 MatchMode = Literal["prefix", "glob", "substring"]
 Order = Literal["key", "size", "stored", "expires"]
@@ -197,7 +197,7 @@ def page(
     return Page(entries, (last[0], last[1]) if more and last is not None else None)
 
 
-def totals(store: Store, flt: Filter, now: float | None = None) -> Removed:
+def totals(store: Store, flt: Filter, now: float | None = None) -> Removal:
     """How many entries ``flt`` selects and how many bytes they hold."""
     where, params = where_clause(flt, store.clock() if now is None else now)
     count, size = (
@@ -205,7 +205,7 @@ def totals(store: Store, flt: Filter, now: float | None = None) -> Removed:
         .execute(f"SELECT count(*), total(size) FROM entries WHERE {where}", params)
         .fetchone()
     )
-    return Removed(int(count), int(size))
+    return Removal(int(count), int(size))
 
 
 def expired_count(store: Store, now: float | None = None) -> int:
@@ -223,7 +223,7 @@ def expired_count(store: Store, now: float | None = None) -> int:
 
 def delete_matching(
     store: Store, flt: Filter, *, batch: int = 1000, now: float | None = None
-) -> Removed:
+) -> Removal:
     """Delete every entry ``flt`` selects, in short transactions so writers are not held up."""
     where, params = where_clause(flt, store.clock() if now is None else now)
     count = size = 0
@@ -241,10 +241,10 @@ def delete_matching(
         count += len(rows)
         size += sum(row[0] for row in rows)
         if len(rows) < batch:
-            return Removed(count, size)
+            return Removal(count, size)
 
 
-def delete_keys(store: Store, keys: Sequence[str]) -> Removed:
+def delete_keys(store: Store, keys: Sequence[str]) -> Removal:
     """Delete entries by stored key, live or expired; returns how many rows went."""
 
     def write(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
@@ -260,10 +260,10 @@ def delete_keys(store: Store, keys: Sequence[str]) -> Removed:
         return rows
 
     if not keys:
-        return Removed(0, 0)
+        return Removal(0, 0)
     rows = store.db.run_write(write)
     store.files.remove(row[1] for row in rows)
-    return Removed(len(rows), sum(row[0] for row in rows))
+    return Removal(len(rows), sum(row[0] for row in rows))
 
 
 def read_raw(store: Store, key: str, max_bytes: int | None = None) -> RawValue | None:

@@ -123,7 +123,7 @@ class EntryInfo:
 
 
 @dataclass(frozen=True)
-class Removed:
+class Removal:
     count: int
     size: int
 
@@ -563,15 +563,15 @@ class Store:
         self.files.remove(garbage)
         return moved
 
-    def clear(self) -> Removed:
-        def write(conn: sqlite3.Connection) -> tuple[Removed, list[str]]:
+    def clear(self) -> Removal:
+        def write(conn: sqlite3.Connection) -> tuple[Removal, list[str]]:
             count, size = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
             filenames = [
                 row[0]
                 for row in conn.execute("SELECT filename FROM entries WHERE filename IS NOT NULL")
             ]
             conn.execute("DELETE FROM entries")
-            return Removed(count, size), filenames
+            return Removal(count, size), filenames
 
         removed, filenames = self._write(write)
         self.files.remove(filenames)
@@ -581,23 +581,23 @@ class Store:
 
     def expire(
         self, *, batch: int = 1000, progress: Callable[[int], None] | None = None
-    ) -> Removed:
+    ) -> Removal:
         """Purge expired entries in short transactions, so writers are never held up for long."""
         now = self.clock()
         return self._remove_in_batches(EXPIRED, (now,), batch, progress)
 
     def evict(
         self, tag: str, *, batch: int = 1000, progress: Callable[[int], None] | None = None
-    ) -> Removed:
+    ) -> Removal:
         """Remove every entry stored with ``tag``."""
         return self._remove_in_batches("tag = ?", (tag,), batch, progress)
 
-    def cull(self) -> Removed:
+    def cull(self) -> Removal:
         """Bring the store within MAX_ENTRIES and SIZE_LIMIT now."""
         now = self.clock()
         garbage: list[str | None] = []
 
-        def write(conn: sqlite3.Connection) -> Removed:
+        def write(conn: sqlite3.Connection) -> Removal:
             garbage.clear()
             before = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
             self._purge_expired(conn, now, garbage)
@@ -607,7 +607,7 @@ class Store:
             if self.size_limit is not None:
                 self._evict_for_size(conn, None, garbage)
             after = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
-            return Removed(before[0] - after[0], before[1] - after[1])
+            return Removal(before[0] - after[0], before[1] - after[1])
 
         removed = self._write(write)
         self.files.remove(garbage)
@@ -979,7 +979,7 @@ class Store:
         params: tuple[Any, ...],
         batch: int,
         progress: Callable[[int], None] | None,
-    ) -> Removed:
+    ) -> Removal:
         count = size = 0
         while True:
 
@@ -997,7 +997,7 @@ class Store:
             if progress is not None and rows:
                 progress(len(rows))
             if len(rows) < batch:
-                return Removed(count, size)
+                return Removal(count, size)
 
     def check(self, *, fix: bool = False) -> list[Problem]:
         """Integrity check: database, value files and bookkeeping; ``fix`` repairs them."""

@@ -79,7 +79,7 @@ class Unsupported(InspectionError):
 
 
 @dataclass(frozen=True)
-class CacheStats:
+class Stats:
     """What an alias can say about itself; ``None`` means "this backend cannot tell"."""
 
     entries: int | None = None
@@ -173,7 +173,7 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class CheckProblem:
+class Problem:
     kind: str
     detail: str
     fixed: bool = False
@@ -211,11 +211,11 @@ class Adapter:
     def can(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
-    def require(self, capability: Capability) -> None:
+    def require_capability(self, capability: Capability) -> None:
         if capability not in self.capabilities:
             raise Unsupported(self.alias, self.backend_name, capability)
 
-    def _unsupported(self, capability: Capability) -> Unsupported:
+    def unsupported(self, capability: Capability) -> Unsupported:
         return Unsupported(self.alias, self.backend_name, capability)
 
     def _label(self) -> str:
@@ -244,31 +244,31 @@ class Adapter:
         """Where the data lives, with any password masked."""
         return str(self.config.get("LOCATION", ""))
 
-    def stats(self) -> CacheStats:
-        raise self._unsupported(Capability.STATS)
+    def stats(self) -> Stats:
+        raise self.unsupported(Capability.STATS)
 
     # -- keys --------------------------------------------------------------------------------
 
     def keys(self, query: KeyQuery) -> KeyPage:
-        raise self._unsupported(Capability.LIST_KEYS)
+        raise self.unsupported(Capability.LIST_KEYS)
 
     def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
         """Stream every key (glob ``pattern`` on the user key), never the whole keyspace at once."""
-        raise self._unsupported(Capability.LIST_KEYS)
+        raise self.unsupported(Capability.LIST_KEYS)
 
     def _matching(self, query: KeyQuery) -> list[KeyInfo]:
         """Every key ``query`` selects, for adapters that filter keys in Python."""
-        raise self._unsupported(Capability.SEARCH)
+        raise self.unsupported(Capability.SEARCH)
 
     def count_matching(self, query: KeyQuery) -> Removal:
         found = self._matching(query)
         return Removal(len(found), sum(info.size or 0 for info in found))
 
     def delete_matching(self, query: KeyQuery) -> Removal:
-        raise self._unsupported(Capability.SEARCH)
+        raise self.unsupported(Capability.SEARCH)
 
     def key_info(self, raw_key: str) -> KeyInfo | None:
-        raise self._unsupported(Capability.KEY_INFO)
+        raise self.unsupported(Capability.KEY_INFO)
 
     def make_raw_key(self, key: str, version: int | None = None) -> str:
         """The stored key for a user key (Django's make_key)."""
@@ -278,11 +278,11 @@ class Adapter:
 
     def _stored(self, raw_key: str) -> tuple[Any, int | None] | None:
         """``(stored form, size in bytes)`` of an entry, or None if there is none."""
-        raise self._unsupported(Capability.PEEK)
+        raise self.unsupported(Capability.PEEK)
 
     def _decode(self, stored: Any, size: int | None) -> Any:
         """The value of a stored form, or an InspectionError saying why it cannot be shown."""
-        raise self._unsupported(Capability.PEEK)
+        raise self.unsupported(Capability.PEEK)
 
     def peek(self, raw_key: str) -> tuple[bool, Any]:
         """``(found, value)`` without any side effect."""
@@ -315,7 +315,7 @@ class Adapter:
         version: int | None = None,
     ) -> None:
         """Store through the backend's own ``set()``; only adapters that declare SET may."""
-        self.require(Capability.SET)
+        self.require_capability(Capability.SET)
         if tag is not None:
             raise InspectionError(f"Cache {self.alias!r} ({self._label()}) has no tags.")
         with self._errors():
@@ -323,48 +323,48 @@ class Adapter:
 
     def delete(self, raw_keys: list[str]) -> int:
         """Delete entries by stored key; returns how many existed."""
-        raise self._unsupported(Capability.DELETE)
+        raise self.unsupported(Capability.DELETE)
 
     def touch(self, raw_key: str, timeout: float | None) -> bool:
-        raise self._unsupported(Capability.TOUCH)
+        raise self.unsupported(Capability.TOUCH)
 
     def clear_preview(self) -> Removal:
         """What :meth:`clear` would remove, as exactly as the backend can tell."""
-        raise self._unsupported(Capability.CLEAR)
+        raise self.unsupported(Capability.CLEAR)
 
     def clear(self) -> Removal:
-        raise self._unsupported(Capability.CLEAR)
+        raise self.unsupported(Capability.CLEAR)
 
     def flush_db(self) -> None:
-        raise self._unsupported(Capability.FLUSH_DB)
+        raise self.unsupported(Capability.FLUSH_DB)
 
     def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         """Purge expired entries; ``progress`` is called with each batch's count."""
-        raise self._unsupported(Capability.EXPIRE)
+        raise self.unsupported(Capability.EXPIRE)
 
     def evict(self, tag: str, progress: Callable[[int], None] | None = None) -> Removal:
-        raise self._unsupported(Capability.EVICT_TAG)
+        raise self.unsupported(Capability.EVICT_TAG)
 
     def cull(self) -> Removal:
-        raise self._unsupported(Capability.CULL)
+        raise self.unsupported(Capability.CULL)
 
     def reset_stats(self) -> None:
-        raise self._unsupported(Capability.RESET_STATS)
+        raise self.unsupported(Capability.RESET_STATS)
 
-    def check(self, fix: bool = False) -> list[CheckProblem]:
-        raise self._unsupported(Capability.CHECK)
+    def check(self, fix: bool = False) -> list[Problem]:
+        raise self.unsupported(Capability.CHECK)
 
     def histograms(self) -> list[Histogram]:
-        raise self._unsupported(Capability.HISTOGRAMS)
+        raise self.unsupported(Capability.HISTOGRAMS)
 
     def snapshots(self) -> list[Snapshot]:
-        raise self._unsupported(Capability.SNAPSHOTS)
+        raise self.unsupported(Capability.SNAPSHOTS)
 
     def take_snapshot(self) -> Snapshot:
-        raise self._unsupported(Capability.SNAPSHOTS)
+        raise self.unsupported(Capability.SNAPSHOTS)
 
     def latest_snapshot(self) -> Snapshot | None:
-        raise self._unsupported(Capability.SNAPSHOTS)
+        raise self.unsupported(Capability.SNAPSHOTS)
 
     def check_query(self, query: KeyQuery) -> None:
         """Raise :class:`UnsupportedQuery` if ``keys()`` cannot serve ``query`` as asked."""

@@ -25,7 +25,6 @@ from django.utils.timezone import now as tz_now
 from . import _common
 from .base import (
     Adapter,
-    CacheStats,
     Capability,
     InspectionError,
     KeyInfo,
@@ -34,6 +33,7 @@ from .base import (
     MatchMode,
     Order,
     Removal,
+    Stats,
 )
 
 _BATCH = 200
@@ -144,14 +144,14 @@ class DatabaseAdapter(Adapter):
 
     # -- description -------------------------------------------------------------------------
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         rows, _ = self._run(
             "SELECT COUNT(*), SUM(LENGTH({value})),"
             " SUM(CASE WHEN {expires} < %s THEN 1 ELSE 0 END) FROM {table}",
             [self._now()],
         )
         count, size, expired = rows[0]
-        return CacheStats(
+        return Stats(
             entries=int(count),
             expired=int(expired or 0),
             size=int(size or 0),

@@ -12,14 +12,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..backend import DiskCache
 from ..engine import BadSignature, CorruptValue, Mode, browse
+from ..engine import store as engine_store
 from ..engine.connection import DB_NAME
-from ..engine.store import EntryInfo, Removed, Stats, Store
+from ..engine.store import EntryInfo, Store
 from . import _common
 from .base import (
     Adapter,
-    CacheStats,
     Capability,
-    CheckProblem,
     Histogram,
     InspectionError,
     KeyInfo,
@@ -27,8 +26,10 @@ from .base import (
     KeyQuery,
     MatchMode,
     Order,
+    Problem,
     Removal,
     Snapshot,
+    Stats,
 )
 
 
@@ -69,7 +70,9 @@ class DiskCacheAdapter(Adapter):
             directory = self.store.directory
         return not os.path.exists(os.path.join(directory, DB_NAME))
 
-    def _removal(self, operation: Callable[[Store], Removed | Stats]) -> Removal:
+    def _removal(
+        self, operation: Callable[[Store], engine_store.Removal | engine_store.Stats]
+    ) -> Removal:
         # The store is reached inside the guard: a misconfigured alias fails on first use.
         with self._errors():
             counted = operation(self.store)
@@ -77,16 +80,16 @@ class DiskCacheAdapter(Adapter):
 
     # -- description -------------------------------------------------------------------------
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         with self._errors():
             store = self.store
             if self._absent():
-                counters, expired, volume = Stats(0, 0, 0, 0, None), 0, 0
+                counters, expired, volume = engine_store.Stats(0, 0, 0, 0, None), 0, 0
             else:
                 counters = store.stats()
                 expired = browse.expired_count(store)
                 volume = store.volume()
-        return CacheStats(
+        return Stats(
             entries=counters.count,
             expired=expired,
             size=counters.size,
@@ -243,10 +246,10 @@ class DiskCacheAdapter(Adapter):
         with self._errors():
             self.store.reset_stats()
 
-    def check(self, fix: bool = False) -> list[CheckProblem]:
+    def check(self, fix: bool = False) -> list[Problem]:
         with self._errors():
             problems = self.store.check(fix=fix)
-        return [CheckProblem(p.kind, p.detail, p.fixed) for p in problems]
+        return [Problem(p.kind, p.detail, p.fixed) for p in problems]
 
     # -- charts ------------------------------------------------------------------------------
 

@@ -21,11 +21,11 @@ from django.core.cache.backends.filebased import FileBasedCache
 from . import _common
 from .base import (
     Adapter,
-    CacheStats,
     Capability,
     InspectionError,
     KeyInfo,
     Removal,
+    Stats,
 )
 
 
@@ -84,7 +84,7 @@ class FileBasedAdapter(Adapter):
     def _expired(expires: float | None, now: float) -> bool:
         return expires is not None and expires < now
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         now = time.time()
         entries = expired = size = 0
         for path in self._files():
@@ -94,7 +94,7 @@ class FileBasedAdapter(Adapter):
             entries += 1
             size += header[1]
             expired += self._expired(header[0], now)
-        return CacheStats(
+        return Stats(
             entries=entries,
             expired=expired,
             size=size,

@@ -19,7 +19,6 @@ from django.core.cache.backends.locmem import LocMemCache
 from . import _common
 from .base import (
     Adapter,
-    CacheStats,
     Capability,
     KeyInfo,
     KeyPage,
@@ -27,6 +26,7 @@ from .base import (
     MatchMode,
     Order,
     Removal,
+    Stats,
 )
 
 
@@ -89,10 +89,10 @@ class LocMemAdapter(Adapter):
         now = time.time()
         return [self._info(key, size, expires, now) for key, size, expires in self._rows()]
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         now = time.time()
         rows = self._rows()
-        return CacheStats(
+        return Stats(
             entries=len(rows),
             expired=sum(1 for _k, _s, e in rows if e is not None and e <= now),
             size=sum(size for _k, size, _e in rows),

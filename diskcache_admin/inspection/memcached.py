@@ -14,7 +14,7 @@ from typing import Any
 from django.core.cache.backends.memcached import PyMemcacheCache
 
 from . import _common
-from .base import Adapter, CacheStats, Capability, InspectionError, KeyInfo, ValuePreview
+from .base import Adapter, Capability, InspectionError, KeyInfo, Stats, ValuePreview
 
 _SUMMED = ("curr_items", "bytes", "get_hits", "get_misses", "evictions", "limit_maxbytes")
 
@@ -51,7 +51,7 @@ class PyMemcacheAdapter(Adapter):
     def _hash_client(self) -> Any:
         return self.cache._cache  # type: ignore[attr-defined]
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         totals = dict.fromkeys(_SUMMED, 0)
         servers = []
         with self._errors():
@@ -62,7 +62,7 @@ class PyMemcacheAdapter(Adapter):
                     value = raw.get(field.encode())
                     if isinstance(value, (int, float)):
                         totals[field] += int(value)
-        return CacheStats(
+        return Stats(
             entries=totals["curr_items"],
             size=totals["bytes"],
             volume=totals["bytes"],

@@ -18,7 +18,6 @@ from django.core.cache.backends.base import BaseCache, default_key_func
 from . import _common
 from .base import (
     Adapter,
-    CacheStats,
     Capability,
     InspectionError,
     KeyInfo,
@@ -26,6 +25,7 @@ from .base import (
     KeyQuery,
     MatchMode,
     Removal,
+    Stats,
 )
 
 # Keys visited per SCAN call, and SCAN calls per page at most: a page costs a bounded number of
@@ -148,7 +148,7 @@ class RedisAdapterBase(Adapter):
 
     # -- description -------------------------------------------------------------------------
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         with self._errors():
             client = self.client()
             info = client.info()
@@ -157,7 +157,7 @@ class RedisAdapterBase(Adapter):
             if db_keys <= STATS_SCAN_LIMIT:
                 own = sum(1 for _key in self._all_keys(self._pattern("*")))
         maxmemory = int(info.get("maxmemory") or 0)
-        return CacheStats(
+        return Stats(
             entries=own,
             volume=_int(info.get("used_memory")),
             size_limit=maxmemory or None,

@@ -20,7 +20,7 @@ from django.test import override_settings
 
 from diskcache_admin.inspection import get_adapter
 from diskcache_admin.inspection.base import Capability
-from tests.conftest import require
+from tests.conftest import skip_or_fail_unless
 
 from .conftest import diskcache_config
 from .factories import PASSWORD, SuperuserFactory
@@ -99,7 +99,7 @@ def seed_demo(cache: Any) -> None:
 @pytest.fixture
 def live_disk(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A DiskCache ``default`` beside one alias of each other kind, as a real site has."""
-    require(browser_available(), f"Chromium ({CHROMIUM}) and Playwright are needed")
+    skip_or_fail_unless(browser_available(), f"Chromium ({CHROMIUM}) and Playwright are needed")
     caches = {
         "default": diskcache_config(str(tmp_path / "default"), MAX_ENTRIES=10_000),
         "fragments": {

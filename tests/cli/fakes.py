@@ -14,12 +14,12 @@ from django.core.cache import caches
 
 from diskcache_admin.inspection.base import (
     Adapter,
-    CacheStats,
     Capability,
-    CheckProblem,
     InspectionError,
     KeyInfo,
+    Problem,
     Removal,
+    Stats,
 )
 
 Progress = Callable[[int], None] | None
@@ -36,7 +36,7 @@ class FakeAdapter(Adapter):
         self.interrupt_after: int | None = None  # batches before a KeyboardInterrupt
         self.fail_with: Exception | None = None
         self.flushed = False
-        self.problems: list[CheckProblem] = []
+        self.problems: list[Problem] = []
 
     @property
     def backend_name(self) -> str:
@@ -45,10 +45,10 @@ class FakeAdapter(Adapter):
     def location(self) -> str:
         return "fake://secret-free"
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> Stats:
         if self.fail_with is not None:
             raise self.fail_with
-        return CacheStats(entries=len(self.data), expired=len(self.data))
+        return Stats(entries=len(self.data), expired=len(self.data))
 
     def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
         for raw in list(self.data):
@@ -92,11 +92,9 @@ class FakeAdapter(Adapter):
         self.flushed = True
         self.data.clear()
 
-    def check(self, fix: bool = False) -> list[CheckProblem]:
+    def check(self, fix: bool = False) -> list[Problem]:
         if fix:
-            return [
-                CheckProblem(p.kind, p.detail, fixed=p.kind != "database") for p in self.problems
-            ]
+            return [Problem(p.kind, p.detail, fixed=p.kind != "database") for p in self.problems]
         return list(self.problems)
 
 

@@ -11,7 +11,7 @@ from django.core.cache import caches
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from diskcache_admin.inspection.base import CheckProblem
+from diskcache_admin.inspection.base import Problem
 from diskcache_admin.management.commands import cache as command_module
 from tests.cli.conftest import AuditSpy, fail, run
 from tests.cli.fakes import BrokenAdapter, FakeAdapter, SilentAdapter
@@ -279,7 +279,7 @@ def test_keys_bar_only_when_the_keys_go_elsewhere(fake: FakeAdapter) -> None:
 
 
 def test_check_problems_exit_1_until_fixed(fake: FakeAdapter, audit_spy: AuditSpy) -> None:
-    fake.problems = [CheckProblem("orphan-file", "ab/abc.val belongs to no entry")]
+    fake.problems = [Problem("orphan-file", "ab/abc.val belongs to no entry")]
 
     message = fail("check", code=1)
     result = run("check", "--fix")
@@ -291,7 +291,7 @@ def test_check_problems_exit_1_until_fixed(fake: FakeAdapter, audit_spy: AuditSp
 
 
 def test_check_unfixable_problem_still_exits_1(fake: FakeAdapter) -> None:
-    fake.problems = [CheckProblem("database", "row 3 missing from index")]
+    fake.problems = [Problem("database", "row 3 missing from index")]
 
     assert "1 problem left" in fail("check", "--fix", code=1)
 

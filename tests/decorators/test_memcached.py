@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from diskcache_admin._stampede import acquire_lock, release_lock
 from diskcache_admin.decorators import memoize
-from tests.conftest import require
+from tests.conftest import skip_or_fail_unless
 
 MEMCACHED = ("127.0.0.1", 11211)
 
@@ -30,7 +30,7 @@ def memcached_available() -> bool:
 
 @pytest.fixture
 def memcached(worker_id_suffix: str) -> Iterator[None]:
-    require(memcached_available(), "memcached is not reachable on 127.0.0.1:11211")
+    skip_or_fail_unless(memcached_available(), "memcached is not reachable on 127.0.0.1:11211")
     config = {
         "default": {
             "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",

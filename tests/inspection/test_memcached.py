@@ -19,7 +19,7 @@ from diskcache_admin.inspection import (
     get_adapter,
 )
 
-from ..conftest import require
+from ..conftest import skip_or_fail_unless
 from .conftest import configure
 
 
@@ -33,7 +33,7 @@ def memcached_available() -> bool:
 
 @pytest.fixture
 def memcached(worker_id_suffix: str) -> Iterator[Adapter]:
-    require(memcached_available(), "memcached is not reachable on 127.0.0.1:11211")
+    skip_or_fail_unless(memcached_available(), "memcached is not reachable on 127.0.0.1:11211")
     with configure(
         mc={
             "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",

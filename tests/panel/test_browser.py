@@ -8,7 +8,7 @@ from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.test import override_settings
 
 from tests.admin.test_browser import browser_available, browser_page, shoot
-from tests.conftest import require
+from tests.conftest import skip_or_fail_unless
 
 from .test_panel import PANELS
 
@@ -28,7 +28,7 @@ from .test_panel import PANELS
 )
 class PanelInBrowserTests(StaticLiveServerTestCase):
     def test_the_panel_shows_the_calls_in_the_toolbar(self) -> None:
-        require(browser_available(), "Playwright or Debian's chromium is not installed")
+        skip_or_fail_unless(browser_available(), "Playwright or Debian's chromium is not installed")
         with browser_page() as page:
             page.goto(f"{self.live_server_url}/page/")
             handle = page.locator("#djShowToolBarButton")

@@ -10,11 +10,11 @@ import base64
 import json
 from typing import Any, Literal
 
-from diskcache_admin.inspection.base import Adapter, CacheStats, KeyInfo
+from diskcache_admin.inspection.base import Adapter, KeyInfo, Stats
 
 Encoding = Literal["json", "base64", "repr"]
 
-# CacheStats fields in the order both outputs list them.
+# Stats fields in the order both outputs list them.
 STAT_FIELDS = (
     "entries",
     "expired",
@@ -120,7 +120,7 @@ def get_document(
     return document
 
 
-def stats_json(stats: CacheStats) -> dict[str, Any]:
+def stats_json(stats: Stats) -> dict[str, Any]:
     document: dict[str, Any] = {name: getattr(stats, name) for name in STAT_FIELDS}
     document["hit_ratio"] = stats.hit_ratio
     document["extra"] = stats.extra
@@ -128,7 +128,7 @@ def stats_json(stats: CacheStats) -> dict[str, Any]:
 
 
 def cache_document(
-    adapter: Adapter, stats: CacheStats | None, error: str | None = None
+    adapter: Adapter, stats: Stats | None, error: str | None = None
 ) -> dict[str, Any]:
     """One alias in the ``cache stats --json`` output."""
     return {
@@ -142,7 +142,7 @@ def cache_document(
     }
 
 
-def stats_lines(stats: CacheStats) -> list[tuple[str, str]]:
+def stats_lines(stats: Stats) -> list[tuple[str, str]]:
     """``(label, value)`` rows for the figures the backend can tell."""
     rows: list[tuple[str, str]] = []
     for name in STAT_FIELDS:

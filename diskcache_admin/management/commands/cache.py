@@ -27,11 +27,11 @@ from diskcache_admin import audit
 from diskcache_admin.inspection import all_adapters, get_adapter
 from diskcache_admin.inspection.base import (
     Adapter,
-    CacheStats,
     Capability,
     InspectionError,
     KeyInfo,
     Removal,
+    Stats,
     Unsupported,
 )
 from diskcache_admin.management.cli import render
@@ -270,7 +270,7 @@ class Command(BaseCommand):
 
     def do_get(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.PEEK)
+        adapter.require_capability(Capability.PEEK)
         key, version = options["key"], options["version"]
         found, value = adapter.peek(adapter.make_raw_key(key, version))
         if options["json"]:
@@ -287,7 +287,7 @@ class Command(BaseCommand):
 
     def do_set(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.SET)
+        adapter.require_capability(Capability.SET)
         value: Any = options["value"]
         if options["json"]:
             try:
@@ -300,7 +300,7 @@ class Command(BaseCommand):
 
     def do_store(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.SET)
+        adapter.require_capability(Capability.SET)
         path = options["file"]
         try:
             if path == "-":
@@ -330,7 +330,7 @@ class Command(BaseCommand):
 
     def do_delete(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.DELETE)
+        adapter.require_capability(Capability.DELETE)
         keys: list[str] = list(dict.fromkeys(options["keys"]))
         raw_keys = [adapter.make_raw_key(key, options["version"]) for key in keys]
         deleted = adapter.delete(raw_keys)
@@ -341,7 +341,7 @@ class Command(BaseCommand):
 
     def do_expire(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.EXPIRE)
+        adapter.require_capability(Capability.EXPIRE)
         with self.progress("Purging expired entries", total=lambda: self.expired(adapter)) as bar:
             try:
                 removal = call_with_progress(adapter.expire, bar)
@@ -366,7 +366,7 @@ class Command(BaseCommand):
 
     def do_evict(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.EVICT_TAG)
+        adapter.require_capability(Capability.EVICT_TAG)
         tag = options["tag"]
         with self.progress(f"Evicting tag {tag!r}") as bar:
             try:
@@ -382,7 +382,7 @@ class Command(BaseCommand):
         if options["flush_db"]:
             self.flush_db(adapter, options)
             return
-        adapter.require(Capability.CLEAR)
+        adapter.require_capability(Capability.CLEAR)
         preview = adapter.clear_preview()
         scope = f"{self.describe(adapter)} at {adapter.location() or 'its location'}"
         if adapter.can(Capability.FLUSH_DB):
@@ -404,7 +404,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(summary))
 
     def flush_db(self, adapter: Adapter, options: dict[str, Any]) -> None:
-        adapter.require(Capability.FLUSH_DB)
+        adapter.require_capability(Capability.FLUSH_DB)
         target = (
             f"the WHOLE database at {adapter.location()} ({self.describe(adapter)}): every key "
             "in it, including other aliases' and other applications' data"
@@ -452,7 +452,7 @@ class Command(BaseCommand):
 
     def do_check(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.CHECK)
+        adapter.require_capability(Capability.CHECK)
         with self.progress(f"Checking {adapter.alias}", total=None) as bar:
             try:
                 problems = call_with_progress(adapter.check, bar, fix=options["fix"])
@@ -484,12 +484,12 @@ class Command(BaseCommand):
             adapters = list(all_adapters())
         else:
             adapter = self.adapter(options["alias"])
-            adapter.require(Capability.STATS)
+            adapter.require_capability(Capability.STATS)
             adapters = [adapter]
         documents: list[dict[str, Any]] = []
         failed = []
         for adapter in adapters:
-            stats: CacheStats | None = None
+            stats: Stats | None = None
             error: str | None = None
             if adapter.error is not None:
                 error = adapter.error
@@ -513,7 +513,7 @@ class Command(BaseCommand):
             names = ", ".join(repr(alias) for alias in failed)
             raise CommandError(f"No statistics from {names}.", returncode=EXIT_FAILED)
 
-    def write_stats(self, adapter: Adapter, stats: CacheStats | None, error: str | None) -> None:
+    def write_stats(self, adapter: Adapter, stats: Stats | None, error: str | None) -> None:
         location = adapter.location()
         heading = f"{self.describe(adapter)}" + (f" at {location}" if location else "")
         self.stdout.write(self.style.MIGRATE_HEADING(heading[0].upper() + heading[1:]))
@@ -529,7 +529,7 @@ class Command(BaseCommand):
 
     def do_keys(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require(Capability.LIST_KEYS)
+        adapter.require_capability(Capability.LIST_KEYS)
         as_json = options["json"]
         # The listed keys show the way themselves on a terminal; the bar is for redirections.
         shown = is_terminal(self._stderr_stream) and not is_terminal(self._stdout_stream)
