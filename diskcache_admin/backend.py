@@ -6,14 +6,17 @@ expiry times, derives the signing keys from ``SECRET_KEY`` and leaves the rest t
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import logging
 import os
 import re
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+import stat
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from time import perf_counter
+from typing import Any, Final, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -39,7 +42,184 @@ SIGNING_SALT = b"diskcache_admin.backend.DiskCache.signing"
 logger = logging.getLogger("diskcache_admin.backend")
 # (location, error message) pairs already logged: a broken store is reported once per process,
 # not on every read or write of every request.
-_logged_read_errors: set[tuple[str, str]] = set()
+_logged_failures: set[tuple[str, str]] = set()
+
+# -- one policy for every cache operation -----------------------------------------------------
+
+#: What the engine raises when the store itself fails: a corrupt or unreadable database, a full
+#: disk, a directory that cannot be opened, a write lock that never came (``StoreLocked`` is an
+#: ``sqlite3.OperationalError``). Everything else (an invalid key, a value that cannot be
+#: pickled, ``incr`` of a missing key) is the caller's error and propagates unchanged.
+STORE_ERRORS: Final = (sqlite3.Error, OSError)
+
+# (keys, hits, values) of a call, as instrumentation.CacheCall takes them.
+Described = tuple[Iterable[Any], Iterable[bool | None], Iterable[Any]]
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _operation(
+    describe: Callable[..., Described],
+    *,
+    miss: Callable[[], Any] | None = None,
+    finish: Callable[..., Any] | None = None,
+    keys_first: bool = False,
+) -> Callable[[_Method], _Method]:
+    """The one wrapper of every cache operation: timing, reporting and the error policy.
+
+    The decorated method returns an *outcome*; the wrapper then applies the policy (docs/
+    engine.rst, "Errors"): an exception of :data:`STORE_ERRORS` is logged once per store and
+    kind of failure, then a read (``miss`` given) answers ``miss()`` as a miss and a write
+    re-raises it unchanged. When anyone listens (:func:`instrumentation.observers`),
+    ``describe(outcome, <the call's arguments>)`` says what to report; the caller gets
+    ``finish(outcome, <the call's arguments>)``, or the outcome itself.
+
+    ``keys_first``: the first argument is an iterable of keys that ``describe`` reads again, so
+    an iterator is copied to a list before the call.
+    """
+
+    def decorate(run: _Method) -> _Method:
+        return _build_operation(run, describe, miss, finish, keys_first)  # type: ignore[return-value]
+
+    return decorate
+
+
+# The wrapper is generated once per method, at class creation, with the method's own parameters
+# (the way dataclasses generates __init__): a generic ``*args, **kwargs`` wrapper packed and
+# unpacked the arguments twice per call, which cost more than the rest of the wrapper on the hot
+# path of get (measured: docs/engine.rst, "Errors").
+_WRAPPER_SOURCE = """\
+def {name}(self, {params}):
+    started = perf_counter()
+{copy_keys}    try:
+        outcome = run(self, {params})
+    except STORE_ERRORS as exc:
+        self._store_failed(exc, {reading})
+        {on_error}
+    if instrumentation.observers():
+        keys, hits, values = describe(outcome, {params})
+        self._report({name!r}, keys, hits, started, values)
+    return {result}
+"""
+
+_COPY_KEYS = """\
+    if not isinstance({keys}, (list, tuple)):
+        {keys} = list({keys})
+"""
+
+
+def _build_operation(
+    run: Callable[..., Any],
+    describe: Callable[..., Described],
+    miss: Callable[[], Any] | None,
+    finish: Callable[..., Any] | None,
+    keys_first: bool,
+) -> Callable[..., Any]:
+    code = run.__code__
+    if code.co_kwonlyargcount or code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS):
+        raise TypeError(f"{run.__name__}: only plain parameters can be forwarded.")
+    names = code.co_varnames[1 : code.co_argcount]  # after self
+    params = ", ".join(names)
+    source = _WRAPPER_SOURCE.format(
+        name=run.__name__,
+        params=params,
+        copy_keys=_COPY_KEYS.format(keys=names[0]) if keys_first else "",
+        reading=miss is not None,
+        on_error="raise" if miss is None else "outcome = miss()",
+        result="outcome" if finish is None else f"finish(outcome, {params})",
+    )
+    namespace: dict[str, Any] = {
+        "perf_counter": perf_counter,
+        "STORE_ERRORS": STORE_ERRORS,
+        "instrumentation": instrumentation,
+        "run": run,
+        "describe": describe,
+        "miss": miss,
+        "finish": finish,
+    }
+    # Our own template, filled with the method's parameter names; the file name tells a
+    # traceback which wrapper this frame is.
+    exec(compile(source, f"<DiskCache.{run.__name__} wrapper>", "exec"), namespace)
+    method: Callable[..., Any] = namespace[run.__name__]
+    method.__defaults__ = run.__defaults__
+    return functools.update_wrapper(method, run)
+
+
+def _missing() -> object:
+    return MISSING
+
+
+# What each operation reports (called only while someone listens): the keys as the caller gave
+# them, per key a hit (True/False) or None where hit/miss means nothing, and the values read
+# (hits only) or written.
+
+
+def _written(outcome: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> Described:
+    return [key], [None], [value]
+
+
+def _read_one(outcome: Any, key: Any, *args: Any, **kwargs: Any) -> Described:
+    hit = outcome is not MISSING
+    return [key], [hit], [outcome] if hit else []
+
+
+def _answered(outcome: bool, key: Any, *args: Any, **kwargs: Any) -> Described:
+    return [key], [outcome], []
+
+
+def _counted(outcome: Any, key: Any, *args: Any, **kwargs: Any) -> Described:
+    return [key], [True], [outcome]
+
+
+def _moved(outcome: int, key: Any, *args: Any, **kwargs: Any) -> Described:
+    return [key], [True], []
+
+
+def _read_many(outcome: dict[Any, Any], keys: list[Any], *args: Any, **kwargs: Any) -> Described:
+    # The found values in the order of the keys, so a listener pairs them by key.
+    return keys, [key in outcome for key in keys], [outcome[key] for key in keys if key in outcome]
+
+
+def _written_many(outcome: Any, data: Mapping[Any, Any], *args: Any, **kwargs: Any) -> Described:
+    return data.keys(), [None] * len(data), data.values()
+
+
+def _deleted_many(outcome: None, keys: list[Any], *args: Any, **kwargs: Any) -> Described:
+    return keys, [None] * len(keys), []
+
+
+def _cleared(outcome: None) -> Described:
+    return [], [], []
+
+
+def _looked_up(outcome: tuple[bool, Any], key: Any, *args: Any, **kwargs: Any) -> Described:
+    hit, value = outcome
+    return [key], [hit], [value]
+
+
+def _or_default(outcome: Any, key: Any, default: Any = None, version: int | None = None) -> Any:
+    return default if outcome is MISSING else outcome
+
+
+def _value_of(outcome: tuple[bool, Any], *args: Any, **kwargs: Any) -> Any:
+    return outcome[1]
+
+
+def _in_thread(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``a<name>``: the synchronous ``name`` run in a worker thread.
+
+    ``sync_to_async(thread_sensitive=False)``: calls from one event loop run side by side, and
+    ``aincr``/``adecr`` stay atomic because ``incr`` is one engine transaction (composing
+    ``aget`` and ``aset`` would not be).
+    """
+
+    async def method(self: DiskCache, *args: Any, **kwargs: Any) -> Any:
+        return await sync_to_async(getattr(self, name), thread_sensitive=False)(*args, **kwargs)
+
+    method.__name__ = f"a{name}"
+    method.__qualname__ = f"DiskCache.a{name}"
+    method.__doc__ = f"Async :meth:`{name}`: runs it in a worker thread."
+    return method
 
 
 def signing_keys() -> list[bytes]:
@@ -48,6 +228,15 @@ def signing_keys() -> list[bytes]:
     return [
         hashlib.sha256(SIGNING_SALT + b"\x00" + str(secret).encode()).digest() for secret in secrets
     ]
+
+
+def signed_by_another_key(location: str) -> bool:
+    """Whether the store at ``location`` records the fingerprint of a key that is neither
+    SECRET_KEY nor one of SECRET_KEY_FALLBACKS (read-only; for diskcache_admin.E020)."""
+    from .engine.connection import read_fingerprint
+
+    recorded = read_fingerprint(location)
+    return recorded is not None and not Codec(signing_keys()).owns(recorded)
 
 
 class DiskCache(BaseCache):
@@ -126,32 +315,27 @@ class DiskCache(BaseCache):
                 ) from None
         return made
 
-    def _write_failed(self, exc: sqlite3.Error | OSError) -> None:
-        # The exception is re-raised as SQLite or the OS raised it (callers may catch it); the
-        # log names the store, once per kind of failure, so that a full disk is not a flood.
-        marker = (self.location, f"write: {type(exc).__name__}: {exc}")
-        if marker not in _logged_read_errors:
-            _logged_read_errors.add(marker)
-            logger.error(
-                "DiskCache at %s could not store a write (%s: %s); it was rolled back and"
-                " changed nothing.",
-                self.location,
-                type(exc).__name__,
-                exc,
-            )
+    def _store_failed(self, exc: BaseException, reading: bool) -> None:
+        """Log a failure of the store, once per process, store and kind of failure.
 
-    def _read_failed(self, exc: sqlite3.DatabaseError) -> None:
-        """A read hit a corrupt or unreadable database: log it once, and serve a miss."""
-        marker = (self.location, str(exc))
-        if marker not in _logged_read_errors:
-            _logged_read_errors.add(marker)
-            logger.error(
+        The caller then serves a miss (a read) or re-raises ``exc`` unchanged (a write, which
+        the engine rolled back), so that a full disk or a corrupt database is not a log flood.
+        """
+        if reading:
+            marker = (self.location, str(exc))
+            message = (
                 "DiskCache at %s could not be read (%s: %s); reads are misses until it is"
-                " repaired (manage.py check, or delete the directory).",
-                self.location,
-                type(exc).__name__,
-                exc,
+                " repaired (manage.py check, or delete the directory)."
             )
+        else:
+            marker = (self.location, f"write: {type(exc).__name__}: {exc}")
+            message = (
+                "DiskCache at %s could not store a write (%s: %s); it was rolled back and"
+                " changed nothing."
+            )
+        if marker not in _logged_failures:
+            _logged_failures.add(marker)
+            logger.error(message, self.location, type(exc).__name__, exc)
 
     def _key(self, key: Any, version: int | None) -> tuple[str, KeyParts]:
         made = self._made_key(key, version)
@@ -175,14 +359,15 @@ class DiskCache(BaseCache):
             operation,
             tuple(str(k) for k in keys),
             tuple(hits),
-            time.perf_counter() - started,
+            perf_counter() - started,
             tuple(values),
         )
         for observer in instrumentation.observers():
             observer(call)
 
-    # -- Django's cache API ------------------------------------------------------------------
+    # -- Django's cache API: every method through the one wrapper, _operation ----------------
 
+    @_operation(_written)
     def add(
         self,
         key: Any,
@@ -191,30 +376,14 @@ class DiskCache(BaseCache):
         version: int | None = None,
         tag: str | None = None,
     ) -> bool:
-        started = time.perf_counter()
         made, parts = self._key(key, version)
-        try:
-            stored = self.store.add(made, parts, value, self._expiry(timeout), tag)
-        except (sqlite3.Error, OSError) as exc:
-            self._write_failed(exc)
-            raise
-        if instrumentation.observers():
-            self._report("add", [key], [None], started, [value])
-        return stored
+        return self.store.add(made, parts, value, self._expiry(timeout), tag)
 
+    @_operation(_read_one, miss=_missing, finish=_or_default)
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        started = time.perf_counter()
-        made = self._made_key(key, version)
-        try:
-            value = self.store.get(made)
-        except sqlite3.DatabaseError as exc:
-            self._read_failed(exc)
-            value = MISSING
-        if instrumentation.observers():
-            hit = value is not MISSING
-            self._report("get", [key], [hit], started, [value] if hit else [])
-        return default if value is MISSING else value
+        return self.store.get(self._made_key(key, version))
 
+    @_operation(_written)
     def set(
         self,
         key: Any,
@@ -223,65 +392,30 @@ class DiskCache(BaseCache):
         version: int | None = None,
         tag: str | None = None,
     ) -> None:
-        started = time.perf_counter()
         made, parts = self._key(key, version)
-        try:
-            self.store.set(made, parts, value, self._expiry(timeout), tag)
-        except (sqlite3.Error, OSError) as exc:
-            self._write_failed(exc)
-            raise
-        if instrumentation.observers():
-            self._report("set", [key], [None], started, [value])
+        self.store.set(made, parts, value, self._expiry(timeout), tag)
 
+    @_operation(_answered)
     def touch(
         self, key: Any, timeout: float | object | None = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
-        started = time.perf_counter()
-        made = self._made_key(key, version)
-        touched = self.store.touch(made, self._expiry(timeout))
-        if instrumentation.observers():
-            self._report("touch", [key], [touched], started)
-        return touched
+        return self.store.touch(self._made_key(key, version), self._expiry(timeout))
 
+    @_operation(_answered)
     def delete(self, key: Any, version: int | None = None) -> bool:
-        started = time.perf_counter()
-        made = self._made_key(key, version)
-        deleted = self.store.delete(made)
-        if instrumentation.observers():
-            self._report("delete", [key], [deleted], started)
-        return deleted
+        return self.store.delete(self._made_key(key, version))
 
+    @_operation(_answered, miss=bool)
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        started = time.perf_counter()
-        made = self._made_key(key, version)
-        try:
-            found = self.store.has(made)
-        except sqlite3.DatabaseError as exc:
-            self._read_failed(exc)
-            found = False
-        if instrumentation.observers():
-            self._report("has_key", [key], [found], started)
-        return found
+        return self.store.has(self._made_key(key, version))
 
+    @_operation(_read_many, miss=dict, keys_first=True)
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        started = time.perf_counter()
         made_to_key = {self._made_key(key, version): key for key in keys}
-        try:
-            found = self.store.get_many(list(made_to_key))
-        except sqlite3.DatabaseError as exc:
-            self._read_failed(exc)
-            found = {}
-        result = {made_to_key[made]: value for made, value in found.items()}
-        if instrumentation.observers():
-            self._report(
-                "get_many",
-                made_to_key.values(),
-                [made in found for made in made_to_key],
-                started,
-                result.values(),
-            )
-        return result
+        found = self.store.get_many(list(made_to_key))
+        return {made_to_key[made]: value for made, value in found.items()}
 
+    @_operation(_written_many)
     def set_many(
         self,
         data: Mapping[Any, Any],
@@ -289,7 +423,6 @@ class DiskCache(BaseCache):
         version: int | None = None,
         tag: str | None = None,
     ) -> list[Any]:
-        started = time.perf_counter()
         expire_time = self._expiry(timeout)
         made_to_key = {}
         items = []
@@ -297,40 +430,57 @@ class DiskCache(BaseCache):
             made, parts = self._key(key, version)
             made_to_key[made] = key
             items.append(Item(made, parts, value, expire_time, tag))
-        try:
-            failed = [made_to_key[made] for made in self.store.set_many(items)]
-        except (sqlite3.Error, OSError) as exc:
-            self._write_failed(exc)
-            raise
-        if instrumentation.observers():
-            self._report("set_many", data.keys(), [None] * len(data), started, data.values())
-        return failed
+        return [made_to_key[made] for made in self.store.set_many(items)]
 
+    @_operation(_deleted_many, keys_first=True)
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        started = time.perf_counter()
-        keys = list(keys)
-        self.store.delete_many(self._made_key(key, version) for key in keys)
-        if instrumentation.observers():
-            self._report("delete_many", keys, [None] * len(keys), started)
+        self.store.delete_many([self._made_key(key, version) for key in keys])
 
+    @_operation(_counted)
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
-        started = time.perf_counter()
-        made = self._made_key(key, version)
+        return self._add_delta(key, delta, version)
+
+    @_operation(_counted)
+    def decr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
+        return self._add_delta(key, -delta, version)
+
+    def _add_delta(self, key: Any, delta: int, version: int | None) -> Any:
         try:
-            value = self.store.incr(made, delta)
+            return self.store.incr(self._made_key(key, version), delta)
         except KeyError:
             raise ValueError(f"Key '{key}' not found") from None
-        except (sqlite3.Error, OSError) as exc:
-            self._write_failed(exc)
-            raise
-        if instrumentation.observers():
-            self._report("incr", [key], [True], started, [value])
-        return value
 
-    def decr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
-        return self.incr(key, -delta, version)
+    @_operation(_looked_up, finish=_value_of)
+    def get_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: float | object | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> Any:
+        # BaseCache's algorithm (get, add, get again), reported once as the call the user made:
+        # the outcome is (hit, value). The default callable runs unmuted, so the cache calls it
+        # makes are the user's own.
+        with instrumentation.muted():
+            value = self.get(key, MISSING, version=version)
+        if value is not MISSING:
+            return True, value
+        if callable(default):
+            default = default()
+        with instrumentation.muted():
+            self.add(key, default, timeout=timeout, version=version)
+            # Read again: another caller may have added a value between the get and the add.
+            return False, self.get(key, default, version=version)
 
+    @_operation(_moved)
     def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self._move_version(key, delta, version)
+
+    @_operation(_moved)
+    def decr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self._move_version(key, -delta, version)
+
+    def _move_version(self, key: Any, delta: int, version: int | None) -> int:
         if version is None:
             version = self.version
         made = self._made_key(key, version)
@@ -339,14 +489,47 @@ class DiskCache(BaseCache):
             raise ValueError(f"Key '{key}' not found")
         return version + delta
 
-    def decr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return self.incr_version(key, -delta, version)
-
+    @_operation(_cleared)
     def clear(self) -> None:
-        started = time.perf_counter()
         self.store.clear()
-        if instrumentation.observers():
-            self._report("clear", [], [], started)
+
+    @_operation(_answered)
+    def delete_if_equal(self, key: Any, value: Any, version: int | None = None) -> bool:
+        """Delete ``key`` only if its live value ``== value``; ``True`` if it was deleted.
+
+        Atomic across threads and processes: the read, the comparison and the delete are one
+        engine transaction. A lock taken with ``add(key, token)`` is released with
+        ``delete_if_equal(key, token)`` without ever deleting a lock another holder took after
+        this one expired.
+        """
+        return self.store.delete_if_equal(self._made_key(key, version), value)
+
+    # -- test runs ----------------------------------------------------------------------------
+
+    #: The file beside the database that says "a test run made this store" (the engine never
+    #: reads, lists or removes it, so clear() keeps it).
+    TEST_MARKER = "diskcache-admin-test-store"
+
+    def mark_as_test_store(self, run: str) -> None:
+        """Label the store as one made by a test run (``diskcache_admin.testing``)."""
+        if self._configuration_error is not None:
+            raise self._configuration_error
+        from .engine.files import make_private_dirs
+
+        make_private_dirs(self.location)
+        path = os.path.join(self.location, self.TEST_MARKER)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"Made by the test run {run} of diskcache_admin.testing.\n")
+
+    def is_test_store(self) -> bool:
+        """True when :meth:`mark_as_test_store` labelled this store (a regular file, not a link)."""
+        if not self.location:
+            return False
+        try:
+            return stat.S_ISREG(os.lstat(os.path.join(self.location, self.TEST_MARKER)).st_mode)
+        except OSError:
+            return False
 
     def close(self, **kwargs: Any) -> None:
         # Django calls this after every request. The connection is kept for the next request;
@@ -354,54 +537,49 @@ class DiskCache(BaseCache):
         if self._store is not None:
             self._store.flush_if_due()
 
-    # -- async: every call runs in a worker thread; incr/decr stay atomic ---------------------
+    # -- async: each a* method runs its synchronous twin in a worker thread -------------------
 
-    def _async(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        return sync_to_async(method, thread_sensitive=False)
+    aadd = _in_thread("add")
+    aget = _in_thread("get")
+    aset = _in_thread("set")
+    atouch = _in_thread("touch")
+    adelete = _in_thread("delete")
+    ahas_key = _in_thread("has_key")
+    aget_many = _in_thread("get_many")
+    aset_many = _in_thread("set_many")
+    adelete_many = _in_thread("delete_many")
+    aincr = _in_thread("incr")
+    adecr = _in_thread("decr")
+    aincr_version = _in_thread("incr_version")
+    adecr_version = _in_thread("decr_version")
+    aclear = _in_thread("clear")
+    adelete_if_equal = _in_thread("delete_if_equal")
 
-    async def aadd(self, *args: Any, **kwargs: Any) -> bool:
-        return await self._async(self.add)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def aget(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._async(self.get)(*args, **kwargs)
-
-    async def aset(self, *args: Any, **kwargs: Any) -> None:
-        await self._async(self.set)(*args, **kwargs)
-
-    async def atouch(self, *args: Any, **kwargs: Any) -> bool:
-        return await self._async(self.touch)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def adelete(self, *args: Any, **kwargs: Any) -> bool:
-        return await self._async(self.delete)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def ahas_key(self, *args: Any, **kwargs: Any) -> bool:
-        return await self._async(self.has_key)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def aget_many(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
-        return await self._async(self.get_many)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def aset_many(self, *args: Any, **kwargs: Any) -> list[Any]:
-        return await self._async(self.set_many)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def adelete_many(self, *args: Any, **kwargs: Any) -> None:
-        await self._async(self.delete_many)(*args, **kwargs)
-
-    async def aincr(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._async(self.incr)(*args, **kwargs)
-
-    async def adecr(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._async(self.decr)(*args, **kwargs)
-
-    async def aincr_version(self, *args: Any, **kwargs: Any) -> int:
-        return await self._async(self.incr_version)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def adecr_version(self, *args: Any, **kwargs: Any) -> int:
-        return await self._async(self.decr_version)(*args, **kwargs)  # type: ignore[no-any-return]
-
-    async def aclear(self) -> None:
-        await self._async(self.clear)()
+    async def aget_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: float | object | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> Any:
+        # BaseCache's version awaits aget, aadd and aget: reported once, like get_or_set. The
+        # default callable runs here, in the event loop, as in Django's.
+        started = perf_counter()
+        with instrumentation.muted() as listening:
+            value = await self.aget(key, MISSING, version=version)
+        hit = value is not MISSING
+        if not hit:
+            if callable(default):
+                default = default()
+            with instrumentation.muted():
+                await self.aadd(key, default, timeout=timeout, version=version)
+                value = await self.aget(key, default, version=version)
+        if listening:
+            self._report("get_or_set", [key], [hit], started, [value])
+        return value
 
     async def aclose(self, **kwargs: Any) -> None:
+        # Not in a thread: close() at most writes a due batch of statistics.
         self.close(**kwargs)
 
     # -- extras (the inspection layer builds on these) ---------------------------------------

@@ -1,4 +1,12 @@
-"""The OPTIONS a DiskCache alias accepts, parsed once and shared by the backend and the checks."""
+"""The OPTIONS a DiskCache alias accepts, parsed once and shared by the backend and the checks.
+
+Integer options follow Django's own backends, which convert ``MAX_ENTRIES`` and
+``CULL_FREQUENCY`` with ``int()``: ``10e9``, ``1000.0`` and ``"1000"`` are accepted, so a project
+can switch ``BACKEND`` and nothing else. Where Django silently falls back to its default (a value
+``int()`` refuses, such as ``"many"``), DiskCache reports the option instead (system check
+``diskcache_admin.E005``, or ``ImproperlyConfigured`` on first use); so it does for ``True`` and
+``False``, which ``int()`` would take as 1 and 0.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +37,11 @@ class DiskCacheOptions:
 KNOWN: dict[str, tuple[str, str]] = {
     "MAX_ENTRIES": ("max_entries", "a positive integer, or None for no limit"),
     "CULL_FREQUENCY": ("cull_frequency", "an integer >= 0 (0 empties the cache when full)"),
-    "SIZE_LIMIT": ("size_limit", "a positive number of bytes, or None for no limit"),
+    "SIZE_LIMIT": ("size_limit", "a positive whole number of bytes, or None for no limit"),
     "EVICTION_POLICY": ("eviction_policy", " or ".join(repr(p) for p in POLICIES)),
     "STATISTICS": ("statistics", "True or False"),
     "SERIALIZER": ("serializer", " or ".join(repr(s) for s in SERIALIZERS)),
-    "FILE_THRESHOLD": ("file_threshold", "a positive number of bytes"),
+    "FILE_THRESHOLD": ("file_threshold", "a positive whole number of bytes"),
     "BUSY_TIMEOUT": ("busy_timeout", "a positive number of seconds"),
 }
 
@@ -54,12 +62,35 @@ def unknown_options(options: Mapping[str, Any]) -> list[tuple[str, str | None]]:
     return unknown
 
 
+# Django's own options: converted as Django's BaseCache converts them, with int() (1000.5 is
+# 1000 there, so it is here). Our own byte counts take only whole numbers: 1.5 bytes is a typo.
+DJANGO_INT_OPTIONS = frozenset({"MAX_ENTRIES", "CULL_FREQUENCY"})
+
+
+def as_int(name: str, value: Any) -> int | None:
+    """``value`` as the integer option ``name`` takes it, or None when it is not one.
+
+    ``int(value)`` as Django does, except for booleans; for options Django does not have, only
+    when nothing is lost (``1e9`` and ``"1000"`` yes, ``1.5`` no).
+    """
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
+        return None
+    if name not in DJANGO_INT_OPTIONS and not isinstance(value, (str, bytes)) and number != value:
+        return None
+    return number
+
+
 def _positive_int(name: str, value: Any, allow_none: bool, minimum: int = 1) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    number = as_int(name, value)
+    if number is None or number < minimum:
         raise OptionError(name, f"{name} must be {KNOWN[name][1]}, not {value!r}.")
-    return int(value)
+    return number
 
 
 def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:

@@ -1,4 +1,9 @@
-"""System checks for DiskCache aliases. Every ID is documented in README.rst."""
+"""Every system check of the app, in one module; each ID is documented in docs/checks.rst.
+
+One function per concern. ``register()`` (called from ``AppConfig.ready()``) registers those
+Django runs; the toolbar panel's ``run_checks()`` calls :func:`check_panel_sees_diskcache`,
+because django-debug-toolbar runs a panel's checks only when the panel is configured.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.utils.module_loading import import_string
 
 from .backend_options import KNOWN, OptionError, parse_options, unknown_options
+from .inspection.kinds import Kind, aliases_of
 
 # Where the mounted filesystems are listed (a module attribute, so tests can point it elsewhere).
 MOUNTS_FILE = "/proc/mounts"
@@ -36,24 +41,18 @@ NETWORK_FILESYSTEMS = frozenset(
 
 
 def register() -> None:
-    from ._stampede import register_checks
-
     checks.register(check_caches, checks.Tags.caches)
     checks.register(check_panel)
-    register_checks()
+    checks.register(check_cache_barriers, checks.Tags.caches)
+    checks.register(check_engine_security, checks.Tags.caches)
 
 
 def disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
-    """Aliases whose BACKEND class is DiskCache or a subclass (never judged by its name)."""
-    from .backend import DiskCache
+    """Aliases whose BACKEND class is DiskCache or a subclass (never judged by its name).
 
-    for alias, config in settings.CACHES.items():
-        try:
-            backend = import_string(config.get("BACKEND", ""))
-        except ImportError:
-            continue  # Django's own checks report an unimportable BACKEND
-        if isinstance(backend, type) and issubclass(backend, DiskCache):
-            yield alias, config
+    An unimportable BACKEND is skipped: Django's own checks report it.
+    """
+    return aliases_of(Kind.DISKCACHE)
 
 
 def check_caches(
@@ -182,6 +181,134 @@ def check_panel(
             f"DEBUG_TOOLBAR_PANELS names {panels[0]!r}, but {problem}: the panel is never shown.",
             hint="pip install 'django-diskcache-admin[toolbar]' and add 'debug_toolbar' to"
             " INSTALLED_APPS (with its middleware and URLs), or remove the panel.",
-            id="diskcache_admin.W003",
+            id="diskcache_admin.W002",
         )
     ]
+
+
+def check_panel_sees_diskcache() -> list[checks.CheckMessage]:
+    """The toolbar panel is enabled, but no alias uses DiskCache (run by the panel's checks)."""
+    if any(disk_aliases()):
+        return []
+    return [
+        checks.Info(
+            "DiskCachePanel is enabled but no cache alias uses DiskCache.",
+            hint="The panel still shows the calls of other backends, with hit/miss labelled"
+            " inferred where it cannot be exact.",
+            id="diskcache_admin.I001",
+        )
+    ]
+
+
+def check_cache_barriers(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W101/W102: an alias used with a stampede barrier whose backend cannot hold one.
+
+    Covers the aliases of every ``memoize``/``cached_view`` imported so far with the barrier on
+    (the URLconf is imported first, so decorated views count); the judgement of a backend is
+    ``decorators.stampede.barrier_problem``, which also logs on the alias's first use.
+    """
+    from django.core.cache import InvalidCacheBackendError, caches
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .decorators.stampede import barrier_aliases, barrier_problem
+
+    _import_url_conf()
+    messages: list[checks.CheckMessage] = []
+    for alias in sorted(barrier_aliases()):
+        try:
+            cache = caches[alias]
+        except (InvalidCacheBackendError, ImproperlyConfigured):
+            continue  # Django's own cache checks report a broken alias
+        problem = barrier_problem(cache)
+        if problem is not None:
+            messages.append(
+                checks.Warning(
+                    f"CACHES[{alias!r}] is used with a stampede barrier, but {problem[1]}.",
+                    hint="Use Redis, memcached, LocMem or DiskCache for this alias, or pass"
+                    " stampede=False.",
+                    id=problem[0],
+                )
+            )
+    return messages
+
+
+def _import_url_conf() -> None:
+    # Decorated views register their alias when their module is imported; the URLconf imports
+    # them. Checks run in no fixed order, so this one does not rely on Django's URL check.
+    from django.urls import get_resolver
+
+    try:
+        get_resolver().url_patterns  # noqa: B018 - the import is the point
+    except Exception:  # any error in the URLconf is reported by Django's own URL check
+        return
+
+
+# The oldest SQLite the engine runs on (Django 5.2's minimum); before 3.35 it works without
+# ``RETURNING`` (engine/connection.py).
+MIN_SQLITE = (3, 31, 0)
+
+
+def sqlite_version() -> tuple[int, int, int]:
+    """The SQLite library Python's sqlite3 is linked with (a function, so tests can replace it)."""
+    import sqlite3
+
+    major, minor, patch = sqlite3.sqlite_version_info
+    return major, minor, patch
+
+
+def check_engine_security(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """E020 another key signs the store, E021 SQLite too old, W020 LOCATION writable by others.
+
+    Reads the store's metadata only (read-only; creates nothing). docs/security.rst.
+    """
+    messages: list[checks.CheckMessage] = []
+    aliases = list(disk_aliases())
+    if aliases and sqlite_version() < MIN_SQLITE:
+        found = ".".join(map(str, sqlite_version()))
+        messages.append(
+            checks.Error(
+                f"DiskCache needs SQLite 3.31 or later; Python's sqlite3 uses SQLite {found}.",
+                hint="Run Django on a Python linked with SQLite 3.31 or later (the system"
+                " SQLite of Ubuntu 20.04 and Debian 11 is; or build Python against a newer"
+                " libsqlite3), or use another cache backend.",
+                id="diskcache_admin.E021",
+            )
+        )
+    for alias, config in aliases:
+        location = config.get("LOCATION")
+        if not location or not isinstance(location, (str, os.PathLike)):
+            continue  # E001 says so
+        location = os.fspath(location)
+        if not os.path.isabs(location) or not os.path.isdir(location):
+            continue
+        from .backend import signed_by_another_key
+
+        if signed_by_another_key(location):
+            messages.append(
+                checks.Error(
+                    f"CACHES[{alias!r}] LOCATION {location!r} holds a cache signed with another"
+                    " SECRET_KEY.",
+                    hint="Two projects with different SECRET_KEYs must not share a LOCATION: give"
+                    " this one its own directory. If you rotated SECRET_KEY, put the old key in"
+                    " SECRET_KEY_FALLBACKS. Until then its entries read as misses and are never"
+                    " deleted by this project (or delete the directory: a cache starts afresh).",
+                    id="diskcache_admin.E020",
+                )
+            )
+        mode = os.stat(location).st_mode & 0o777
+        if mode & 0o022:
+            messages.append(
+                checks.Warning(
+                    f"CACHES[{alias!r}] LOCATION {location!r} has mode {mode:04o}: other users"
+                    " can write into it.",
+                    hint=f"chmod 700 {location!r} (DiskCache creates its directories 0700 and"
+                    " leaves an existing one as it is). Planted files only cause misses, but"
+                    " anyone who can write there can empty or fill your cache.",
+                    id="diskcache_admin.W020",
+                )
+            )
+    return messages

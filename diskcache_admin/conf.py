@@ -17,12 +17,17 @@ DEFAULTS: dict[str, Any] = {
     "DISKCACHE_ADMIN_HIDDEN_PREFIXES": (),
     # "swap" | "clear" | "off": how the test runner and the pytest plugin isolate caches.
     "DISKCACHE_ADMIN_TEST_ISOLATION": "swap",
-    # Aliases the test settings mark as test-only for "clear" mode: alias -> "database" | "prefix".
+    # What the test settings declare about each alias: alias -> "database" | "prefix" |
+    # "directory" (clear mode may empty it) | "swap" | "keep" (see docs/testing.rst).
+    "DISKCACHE_ADMIN_TEST_CACHES": {},
+    # The old name of DISKCACHE_ADMIN_TEST_CACHES (deprecated; still read).
     "DISKCACHE_ADMIN_TEST_SAFE_CACHES": {},
     # Whether the debug-toolbar panel shows a short preview of each value.
     "DISKCACHE_ADMIN_PANEL_PREVIEW": True,
     # Response header cached_view sets to hit / miss / stale / bypass; None turns it off.
     "DISKCACHE_ADMIN_CACHE_HEADER": "X-Cache",
+    # Which faces write audit records: {"admin": bool, "cli": bool}, or one bool for both.
+    "DISKCACHE_ADMIN_AUDIT": {"admin": True, "cli": True},
 }
 
 
@@ -43,6 +48,11 @@ class Settings:
         return str(self._get("DISKCACHE_ADMIN_TEST_ISOLATION"))
 
     @property
+    def TEST_CACHES(self) -> dict[str, str]:
+        declared = dict(self._get("DISKCACHE_ADMIN_TEST_CACHES"))
+        return {str(alias): str(scope) for alias, scope in declared.items()}
+
+    @property
     def TEST_SAFE_CACHES(self) -> dict[str, str]:
         marked = dict(self._get("DISKCACHE_ADMIN_TEST_SAFE_CACHES"))
         return {str(alias): str(scope) for alias, scope in marked.items()}
@@ -55,6 +65,16 @@ class Settings:
     def CACHE_HEADER(self) -> str | None:
         name = self._get("DISKCACHE_ADMIN_CACHE_HEADER")
         return str(name) if name else None
+
+    @property
+    def AUDIT(self) -> dict[str, bool]:
+        """``{"admin": bool, "cli": bool}``; a face the setting leaves out keeps its default."""
+        value = self._get("DISKCACHE_ADMIN_AUDIT")
+        faces = dict(DEFAULTS["DISKCACHE_ADMIN_AUDIT"])
+        if isinstance(value, bool):
+            return dict.fromkeys(faces, value)
+        faces.update((str(face), bool(on)) for face, on in dict(value).items())
+        return faces
 
 
 conf = Settings()

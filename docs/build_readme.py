@@ -24,6 +24,7 @@ SECTIONS = (
     "reliability.rst",
     "benchmarks.rst",
     "demo.rst",
+    "checks.rst",
     "_readme_tail.rst",
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ..models import AuditEntry, Cache
-from .audit import AuditEntryAdmin
+from .audit_entries import AuditEntryAdmin
 from .options import CacheAdmin
 
 __all__ = ["AuditEntryAdmin", "CacheAdmin"]

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from .helpers import display_key
+
 BAR_HEIGHT = 18
 BAR_GAP = 6
 LABEL_WIDTH = 150
@@ -15,12 +17,18 @@ VALUE_WIDTH = 60
 
 
 def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
-    """A horizontal bar chart, one bar per ``(label, count)``; labels are escaped."""
+    """A horizontal bar chart, one bar per ``(label, count)``.
+
+    Labels are key families and tags, i.e. parts of stored keys: control, bidi and other
+    invisible characters are shown as escapes (:func:`~.helpers.display_key`, as on the key
+    pages), then HTML-escaped.
+    """
     width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
     height = max(len(buckets), 1) * (BAR_HEIGHT + BAR_GAP) + BAR_GAP
     peak = max((count for _, count in buckets), default=0)
     rows = []
-    for index, (label, count) in enumerate(buckets):
+    for index, (raw_label, count) in enumerate(buckets):
+        label = display_key(raw_label)
         y = BAR_GAP + index * (BAR_HEIGHT + BAR_GAP)
         length = 0 if not peak else max(round(BAR_WIDTH * count / peak), 1 if count else 0)
         shown = label if len(label) <= 21 else label[:20] + "…"
@@ -87,7 +95,12 @@ def line_chart(
         "",
         '<circle class="dca-dot" cx="{}" cy="{}" r="3"><title>{}: {}</title></circle>',
         (
-            (f"{x:.1f}", f"{y:.1f}", label, f"{value:.1%}" if percent else f"{value:,.2f}")
+            (
+                f"{x:.1f}",
+                f"{y:.1f}",
+                display_key(label),
+                f"{value:.1%}" if percent else f"{value:,.2f}",
+            )
             for (x, y), (label, value) in zip(coords, points, strict=True)
         ),
     )
@@ -105,8 +118,8 @@ def line_chart(
         pad + 4,
         pad + inner_h + 4,
         height - 6,
-        points[0][0],
-        points[-1][0],
+        display_key(points[0][0]),
+        display_key(points[-1][0]),
     )
     return format_html(
         '<svg class="dca-chart" role="img" aria-label="{}" width="{}" height="{}" '

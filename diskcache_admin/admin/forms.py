@@ -2,17 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import base64
+import binascii
+import json
+import math
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from ..conf import conf
-from ..inspection.base import Adapter, KeyQuery, MatchMode, Order
+from ..inspection.base import KeyQuery, MatchMode, Order
+from .helpers import key_from_token
+
+if TYPE_CHECKING:
+    from .visibility import VisibleAdapter
 
 MATCH_CHOICES = [("prefix", "starts with"), ("glob", "glob (* ? [])"), ("substring", "contains")]
 ORDER_CHOICES = [("key", "key"), ("size", "size"), ("stored", "stored"), ("expires", "expires")]
 EXPIRED_CHOICES = [("", "all"), ("no", "live only"), ("yes", "expired only")]
 PAGE_SIZES = (25, 50, 100, 200)
+# Numbers a backend can take: SQLite integers are signed 64-bit.
+INT64 = 2**63
+# More keys than any page shows (200): a longer selection is not from these pages.
+MAX_SELECTED = 1000
+# Ten years: longer than any sensible expiry, small enough for every backend's arithmetic.
+MAX_TIMEOUT = 10 * 366 * 24 * 3600
+BAD_CURSOR = gettext_lazy("The page cursor is not valid; start from the first page.")
+
+
+def cursor_parts(cursor: str) -> list[Any] | None:
+    """The parts of a page cursor if every one is a value a backend can take, else None.
+
+    Cursors are opaque to the admin, but they come back from the URL: whatever the adapter
+    does with them, a part must be a plain scalar (no lists, no objects), an integer within
+    64 bits, a finite float, or text that is valid UTF-8. Anything else is refused here with a
+    400 rather than reaching the backend.
+    """
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        parts = json.loads(text)
+    except (binascii.Error, ValueError, RecursionError):
+        return None
+    if not isinstance(parts, list):
+        return None
+    for part in parts:
+        if part is None or isinstance(part, bool):
+            continue
+        if isinstance(part, int):
+            if not -INT64 < part < INT64:
+                return None
+        elif isinstance(part, float):
+            if not math.isfinite(part):
+                return None
+        elif isinstance(part, str):
+            try:
+                part.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+        else:
+            return None
+    return parts
 
 
 class KeySearchForm(forms.Form):
@@ -28,7 +78,7 @@ class KeySearchForm(forms.Form):
     )
     cursor = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20_000)
 
-    def __init__(self, *args: Any, adapter: Adapter | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, adapter: VisibleAdapter | None = None, **kwargs: Any) -> None:
         if args and args[0] is not None:
             # Show the defaults in the selects when the query string leaves them out.
             data = args[0].copy()
@@ -53,10 +103,17 @@ class KeySearchForm(forms.Form):
                 if name not in adapter.key_filters:
                     del self.fields[name]
 
-    def query(self, *, with_cursor: bool = True) -> KeyQuery:
-        """The adapter query; call after ``is_valid()``. Invalid fields fall back to defaults.
+    def clean_cursor(self) -> str:
+        cursor: str = self.cleaned_data["cursor"]
+        if cursor and cursor_parts(cursor) is None:
+            raise forms.ValidationError(BAD_CURSOR)
+        return cursor
 
-        Keys under ``DISKCACHE_ADMIN_HIDDEN_PREFIXES`` are always excluded.
+    def query(self, *, with_cursor: bool = True) -> KeyQuery:
+        """The adapter query; call after ``is_valid()`` returned True.
+
+        Keys under ``DISKCACHE_ADMIN_HIDDEN_PREFIXES`` are excluded here and again by the
+        adapter wrapper (:class:`~diskcache_admin.admin.visibility.VisibleAdapter`).
         """
         data: dict[str, Any] = getattr(self, "cleaned_data", {})
         expired = {"yes": True, "no": False}.get(data.get("expired") or "")
@@ -84,7 +141,46 @@ class LookupForm(forms.Form):
     """Open one key by name: the only way in on backends that cannot list keys."""
 
     key = forms.CharField(max_length=10_000, strip=False)
-    version = forms.IntegerField(required=False)
+    version = forms.IntegerField(required=False, min_value=-INT64 + 1, max_value=INT64 - 1)
+
+    def clean_key(self) -> str:
+        key: str = self.cleaned_data["key"]
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise forms.ValidationError(gettext_lazy("The key is not valid text.")) from None
+        return key
+
+
+class KeyTokensField(forms.Field):
+    """The selected keys, as tokens (``k=...&k=...``); cleans to the stored keys."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        if not isinstance(value, (list, tuple)):
+            raise forms.ValidationError(gettext_lazy("Select keys from the key list."))
+        if len(value) > MAX_SELECTED:
+            raise forms.ValidationError(
+                gettext_lazy("Select at most %(limit)s keys at a time."),
+                params={"limit": MAX_SELECTED},
+            )
+        raw_keys = []
+        for token in value:
+            raw_key = key_from_token(str(token))
+            if raw_key is None:
+                raise forms.ValidationError(gettext_lazy("A selected key is not a valid token."))
+            raw_keys.append(raw_key)
+        return list(dict.fromkeys(raw_keys))  # a key selected twice is deleted once
+
+
+class KeySelectionForm(forms.Form):
+    """The keys "delete selected" acts on, and where to go afterwards."""
+
+    k = KeyTokensField(required=False)
+    next = forms.CharField(required=False, max_length=10_000)
 
 
 class ConfirmForm(forms.Form):
@@ -100,7 +196,7 @@ class ConfirmForm(forms.Form):
 class TypeAliasForm(ConfirmForm):
     """A confirmation that only passes when the user types the alias name."""
 
-    typed = forms.CharField(label="Type the alias name to confirm", strip=True)
+    typed = forms.CharField(label="Type the alias name to confirm", strip=True, max_length=1000)
 
     def __init__(self, *args: Any, alias: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,6 +217,7 @@ class TouchForm(forms.Form):
     timeout = forms.IntegerField(
         required=False,
         min_value=0,
+        max_value=MAX_TIMEOUT,
         label="Expire in (seconds)",
         help_text="0 expires the entry now.",
     )

@@ -5,16 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import re
 import unicodedata
-from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext
 
-from ..conf import conf
 from ..inspection.base import Capability
 
 APP = "diskcache_admin"
@@ -62,45 +62,78 @@ def require_permissions(request: HttpRequest, *codenames: str) -> None:
         raise PermissionDenied
 
 
+# A key of 10 KB (what the key browser must open) is a token of 13,654 characters.
+MAX_TOKEN = 20_000
+_TOKEN = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def encode_key(raw_key: str) -> str:
-    """A URL-safe token for a stored key: base64url of its UTF-8 bytes, without padding."""
-    data = raw_key.encode("utf-8", "surrogatepass")
+    """A URL-safe token for a stored key: base64url of its UTF-8 bytes, without padding.
+
+    Raises ``UnicodeEncodeError`` for a key with a lone surrogate (only LocMemCache can hold
+    one): such a key has no token, so no page opens it (see :func:`token_for`).
+    """
+    data = raw_key.encode("utf-8")
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def decode_key(token: str) -> str:
+def token_for(raw_key: str) -> str | None:
+    """The token of ``raw_key``, or None when the key is not valid Unicode text."""
     try:
-        data = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        return data.decode("utf-8", "surrogatepass")
+        return encode_key(raw_key)
+    except UnicodeEncodeError:
+        return None
+
+
+def key_from_token(token: str) -> str | None:
+    """The stored key a token names, or None when it is not a token :func:`encode_key` makes.
+
+    Strict: only the base64url alphabet, no padding, bytes that are valid UTF-8 (so no lone
+    surrogate reaches a backend), and the canonical spelling (one key, one token).
+    """
+    if len(token) > MAX_TOKEN or not _TOKEN.fullmatch(token):
+        return None
+    try:
+        data = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+        raw_key = data.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Http404("Not a valid key token.") from None
+        return None
+    return raw_key if encode_key(raw_key) == token else None
+
+
+def decode_key(token: str) -> str:
+    """The stored key of a token in a URL path; 404 when it is not a valid token."""
+    raw_key = key_from_token(token)
+    if raw_key is None:
+        raise Http404(gettext("Not a valid key token."))
+    return raw_key
 
 
 def display_key(key: str) -> str:
-    """The key as written, with control and other invisible characters shown as escapes."""
+    """The text with control, bidi and other invisible characters shown as escapes.
+
+    The one escaping function of the admin: keys, families, tags and chart labels all go
+    through it, so what a page shows cannot reorder or hide the text around it.
+    """
     if key.isprintable():
         return key
-    return "".join(
-        char
-        if char.isprintable() or char == " "
-        else (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        for char in key
-    )
+    return "".join(char if char.isprintable() or char == " " else _escape(char) for char in key)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def quoted(text: str, limit: int = 200) -> str:
+    """``text`` in quotes for a message, cut and with invisible characters escaped."""
+    return f"“{short(display_key(text), limit)}”"
 
 
 def short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def is_hidden(user_key: str, prefixes: Iterable[str] | None = None) -> bool:
-    hidden = conf.HIDDEN_PREFIXES if prefixes is None else tuple(prefixes)
-    return any(user_key.startswith(prefix) for prefix in hidden)
-
-
-def user_key_from_raw(raw_key: str) -> str:
-    """Best guess of the user key for Django's default ``prefix:version:key`` layout."""
-    parts = raw_key.split(":", 2)
-    return parts[2] if len(parts) == 3 else raw_key
 
 
 def count(number: int | None) -> str:

@@ -7,7 +7,8 @@ from django.urls import NoReverseMatch, reverse
 
 from ..inspection import get_adapter
 from ..inspection.base import InspectionError
-from .helpers import encode_key, is_hidden
+from .helpers import token_for
+from .visibility import is_hidden
 
 
 def key_url(alias: str, key: str, version: int | None = None, site: str = "admin") -> str | None:
@@ -16,8 +17,9 @@ def key_url(alias: str, key: str, version: int | None = None, site: str = "admin
         return None
     try:
         raw_key = get_adapter(alias).make_raw_key(key, version)
-        return reverse(
-            f"{site}:diskcache_admin_cache_key", args=(alias, encode_key(raw_key)), current_app=site
-        )
+        token = token_for(raw_key)
+        if token is None:
+            return None
+        return reverse(f"{site}:diskcache_admin_cache_key", args=(alias, token), current_app=site)
     except (InspectionError, NoReverseMatch):
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -16,9 +16,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import audit
 from ..conf import conf
-from ..inspection import get_adapter, hit_ratio_series, maybe_take_snapshot
+from ..inspection import get_adapter, hit_ratio_series
 from ..inspection.base import (
-    Adapter,
     Capability,
     InspectionError,
     KeyInfo,
@@ -30,8 +29,18 @@ from ..inspection.base import (
 )
 from ..models import Cache
 from . import charts, helpers
-from .forms import ConfirmForm, KeySearchForm, LookupForm, TagForm, TouchForm, TypeAliasForm
+from .actions import ACTIONS
+from .forms import (
+    ConfirmForm,
+    KeySearchForm,
+    KeySelectionForm,
+    LookupForm,
+    TagForm,
+    TouchForm,
+    TypeAliasForm,
+)
 from .helpers import CLEAR, DELETE_KEYS, MAINTAIN, VIEW_KEYS, VIEW_STATS, VIEW_VALUES
+from .visibility import VisibleAdapter
 
 if TYPE_CHECKING:
     from django.forms import Form
@@ -39,53 +48,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 PREVIEW_SAMPLE = 20
-BATCH = 500
-
-
-@dataclass(frozen=True)
-class Action:
-    """A maintenance action on a whole alias."""
-
-    slug: str
-    title: str
-    capability: Capability
-    permission: str
-    method: str
-    danger: bool = False
-    typed: bool = False  # the user types the alias name to confirm
-
-
-ACTIONS: dict[str, Action] = {
-    action.slug: action
-    for action in (
-        Action("expire", "Purge expired entries", Capability.EXPIRE, MAINTAIN, "expire"),
-        Action("evict", "Evict a tag", Capability.EVICT_TAG, MAINTAIN, "evict"),
-        Action("cull", "Cull to the limits", Capability.CULL, MAINTAIN, "cull"),
-        Action("reset-stats", "Reset statistics", Capability.RESET_STATS, MAINTAIN, "reset_stats"),
-        Action(
-            "clear", "Clear the cache", Capability.CLEAR, CLEAR, "clear", danger=True, typed=True
-        ),
-        Action(
-            "flush-db",
-            "Flush the whole database",
-            Capability.FLUSH_DB,
-            CLEAR,
-            "flush_db",
-            danger=True,
-            typed=True,
-        ),
-    )
-}
-
-
-def offers(adapter: Adapter, action: Action) -> bool:
-    """Whether ``adapter`` can run ``action``.
-
-    Besides the declared capability, the adapter must implement the method: an action whose
-    method is still the base class's would only fail after the user confirmed it.
-    """
-    implemented = getattr(type(adapter), action.method) is not getattr(Adapter, action.method)
-    return adapter.can(action.capability) and implemented
 
 
 def _attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
@@ -114,10 +76,11 @@ class CacheViews:
             current_app=self.admin_site.name,
         )
 
-    def adapter(self, alias: str) -> Adapter:
+    def adapter(self, alias: str) -> VisibleAdapter:
+        """The alias's adapter as the admin may see it: the only way the views reach a cache."""
         if alias not in settings.CACHES:
-            raise Http404(f"No cache alias {alias!r}.")
-        return get_adapter(alias)
+            raise Http404("No such cache alias.")
+        return VisibleAdapter(get_adapter(alias))
 
     def context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         opts = Cache._meta
@@ -153,16 +116,7 @@ class CacheViews:
             request, f"diskcache_admin/admin/{template}", context, status=status
         )
 
-    @staticmethod
-    def user_key(adapter: Adapter | None, raw_key: str) -> str:
-        """The key as the user wrote it: from the adapter when it can tell, else a best guess."""
-        if adapter is not None and adapter.can(Capability.KEY_INFO):
-            info, _ = _attempt(lambda: adapter.key_info(raw_key))
-            if info is not None:
-                return info.key
-        return helpers.user_key_from_raw(raw_key)
-
-    def capability_list(self, adapter: Adapter) -> list[str]:
+    def capability_list(self, adapter: VisibleAdapter) -> list[str]:
         return [helpers.CAPABILITY_LABELS[c] for c in Capability if adapter.can(c)]
 
     # -- caches list ---------------------------------------------------------------------------
@@ -243,7 +197,7 @@ class CacheViews:
         if adapter.can(Capability.SNAPSHOTS):
             # The in-request sampler: at most one snapshot every five minutes, written to the
             # snapshot table only (no entry, counter or access time changes).
-            maybe_take_snapshot(adapter)
+            adapter.take_snapshot_if_due()
             snapshots, error = _attempt(adapter.snapshots)
             if error:
                 errors.append(error)
@@ -264,7 +218,7 @@ class CacheViews:
                 "slug": action.slug,
             }
             for action in ACTIONS.values()
-            if offers(adapter, action) and helpers.has(request, action.permission)
+            if action.offered_by(adapter) and helpers.has(request, action.permission)
         ]
         return self.render(request, "detail.html", context)
 
@@ -324,23 +278,20 @@ class CacheViews:
 
     # -- key browser ---------------------------------------------------------------------------
 
-    def visible_page(self, adapter: Adapter, query: KeyQuery) -> KeyPage:
-        """One page of keys; the adapter excludes hidden prefixes, this re-checks the page."""
+    @staticmethod
+    def page(adapter: VisibleAdapter, query: KeyQuery) -> KeyPage:
         adapter.check_query(query)
-        page = adapter.keys(query)
-        if not conf.HIDDEN_PREFIXES:
-            return page
-        return KeyPage(
-            [info for info in page.keys if not helpers.is_hidden(info.key)], page.next_cursor
-        )
+        return adapter.keys(query)
 
     def key_row(self, alias: str, info: KeyInfo) -> dict[str, Any]:
-        token = helpers.encode_key(info.raw_key)
+        # A key that is not valid Unicode text (LocMemCache can hold one) has no token: it is
+        # listed, but no page opens or deletes it.
+        token = helpers.token_for(info.raw_key)
         shown = helpers.display_key(info.key)
         return {
             "info": info,
             "token": token,
-            "url": self.url("key", alias, token),
+            "url": self.url("key", alias, token) if token is not None else None,
             "key": helpers.short(shown),
             "full_key": helpers.short(shown, 2000),
             "family": helpers.display_key(info.family),
@@ -363,19 +314,22 @@ class CacheViews:
         )
         if adapter is None:
             return self.render(request, "keys.html", context)
+        status = 200
         lookup = LookupForm(request.GET if "key" in request.GET else None)
-        if lookup.is_bound and lookup.is_valid():
-            raw_key, error = _attempt(
-                lambda: adapter.make_raw_key(
-                    lookup.cleaned_data["key"], lookup.cleaned_data["version"]
+        if lookup.is_bound:
+            if lookup.is_valid():
+                raw_key, error = _attempt(
+                    lambda: adapter.make_raw_key(
+                        lookup.cleaned_data["key"], lookup.cleaned_data["version"]
+                    )
                 )
-            )
-            if raw_key is not None:
-                return HttpResponseRedirect(self.url("key", alias, helpers.encode_key(raw_key)))
-            context["error"] = error
+                token = helpers.token_for(raw_key) if raw_key is not None else None
+                if token is not None:
+                    return HttpResponseRedirect(self.url("key", alias, token))
+                context["error"] = error or "This key cannot be opened."
+            status = 400
         form = KeySearchForm(request.GET, adapter=adapter)
-        form.is_valid()
-        query = form.query()
+        valid = form.is_valid()
         context.update(
             form=form,
             lookup=lookup if lookup.is_bound else LookupForm(),
@@ -384,16 +338,20 @@ class CacheViews:
             can_search=adapter.can(Capability.SEARCH),
             can_open=adapter.can(Capability.PEEK) or adapter.can(Capability.KEY_INFO),
             can_delete=adapter.can(Capability.DELETE) and helpers.has(request, DELETE_KEYS),
-            hidden_prefixes=conf.HIDDEN_PREFIXES,
+            hidden_prefixes=adapter.prefixes,
             delete_url=self.url("delete_keys", alias),
             here=request.get_full_path(),
         )
         if not adapter.can(Capability.LIST_KEYS):
-            return self.render(request, "keys.html", context)
-        page, error = _attempt(lambda: self.visible_page(adapter, query))
+            return self.render(request, "keys.html", context, status=status)
+        if not valid:
+            # A crafted or stale query string: say which parameter is wrong, list nothing.
+            return self.render(request, "keys.html", context, status=400)
+        query = form.query()
+        page, error = _attempt(lambda: self.page(adapter, query))
         if error:
             context["error"] = error
-            return self.render(request, "keys.html", context)
+            return self.render(request, "keys.html", context, status=status)
         assert page is not None
         context["rows"] = [self.key_row(alias, info) for info in page.keys]
         params = request.GET.copy()
@@ -411,7 +369,7 @@ class CacheViews:
                 f"{self.url('delete_matching', alias)}?{params.urlencode()}"
             )
         context["sort_links"] = self.sort_links(request.GET, query, adapter.orders)
-        return self.render(request, "keys.html", context)
+        return self.render(request, "keys.html", context, status=status)
 
     @staticmethod
     def sort_links(
@@ -454,18 +412,22 @@ class CacheViews:
         if adapter is None:
             return self.render(request, "key.html", context)
         info: KeyInfo | None = None
-        exists: bool | None = None
-        if adapter.can(Capability.KEY_INFO):
+        # A hidden key takes exactly the path of an absent one (the adapter answers "absent").
+        exists, error = _attempt(lambda: adapter.exists(raw_key))
+        if error:
+            context["error"] = error
+            return self.render(request, "key.html", context)
+        if exists and adapter.can(Capability.KEY_INFO):
             info, error = _attempt(lambda: adapter.key_info(raw_key))
             if error:
                 context["error"] = error
                 return self.render(request, "key.html", context)
             exists = info is not None
-        user_key = info.key if info is not None else helpers.user_key_from_raw(raw_key)
-        if helpers.is_hidden(user_key):
-            raise Http404("No such key.")
+        user_key = info.key if info is not None else adapter.user_key(raw_key)
         preview = None
-        if adapter.can(Capability.PEEK) and helpers.has(request, VIEW_VALUES):
+        if exists is False:
+            pass
+        elif adapter.can(Capability.PEEK) and helpers.has(request, VIEW_VALUES):
             preview, error = _attempt(lambda: adapter.preview(raw_key, conf.PREVIEW_LIMIT))
             if error:
                 context["value_error"] = error
@@ -474,7 +436,7 @@ class CacheViews:
                 if info is None and not preview.found:
                     exists = False
         elif exists is None and adapter.can(Capability.PEEK):
-            found, error = _attempt(lambda: adapter.peek(raw_key)[0])
+            found, error = _attempt(lambda: adapter.peek_found(raw_key))
             exists = bool(found) if error is None else None
         if exists is False:
             context["missing"] = True
@@ -511,11 +473,11 @@ class CacheViews:
     def delete_keys_view(self, request: HttpRequest, alias: str) -> HttpResponse:
         helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
-        source = request.POST if request.method == "POST" else request.GET
-        tokens = source.getlist("k")
-        raw_keys = [helpers.decode_key(token) for token in tokens]
+        selection = KeySelectionForm(request.POST if request.method == "POST" else request.GET)
+        valid = selection.is_valid()
         keys_url = self.url("keys", alias)
         next_url = self.safe_next(request, keys_url)
+        raw_keys: list[str] = selection.cleaned_data["k"] if valid else []
         context = self.context(
             request,
             "Delete keys",
@@ -523,9 +485,14 @@ class CacheViews:
             error=error,
             crumbs=[("Keys", keys_url), ("Delete", None)],
             next=next_url,
-            tokens=tokens,
+            tokens=[helpers.encode_key(raw_key) for raw_key in raw_keys],
             form_url=self.url("delete_keys", alias),
         )
+        if not valid:
+            context["error"] = " ".join(str(e) for e in selection.errors.get("k", [])) or str(
+                selection.errors
+            )
+            return self.render(request, "confirm.html", context, status=400)
         if adapter is None:
             return self.render(request, "confirm.html", context)
         if not adapter.can(Capability.DELETE):
@@ -534,59 +501,77 @@ class CacheViews:
         if not raw_keys:
             messages.info(request, "No keys were selected, so nothing was deleted.")
             return HttpResponseRedirect(next_url)
-        infos: list[KeyInfo | None] = []
-        if adapter.can(Capability.KEY_INFO):
-            for raw_key in raw_keys[:BATCH]:
-                info, error = _attempt(lambda raw_key=raw_key: adapter.key_info(raw_key))  # type: ignore[misc]
-                infos.append(info)
-        visible = []
-        for index, raw_key in enumerate(raw_keys):
-            info = infos[index] if index < len(infos) else None
-            user_key = info.key if info is not None else helpers.user_key_from_raw(raw_key)
-            if not helpers.is_hidden(user_key):
-                visible.append((raw_key, info, user_key))
-        known_sizes = [info.size for _, info, _ in visible if info is not None and info.size]
-        summary = helpers.amount(len(visible), sum(known_sizes) if known_sizes else None)
+        entries, error = _attempt(lambda: self.selected(adapter, raw_keys))
+        if entries is None:
+            context["error"] = error
+            return self.render(request, "confirm.html", context)
         form = ConfirmForm(request.POST if "confirm" in request.POST else None)
-        if request.method == "POST" and form.is_valid():
-            deleted, error = _attempt(lambda: adapter.delete([raw for raw, _, _ in visible]))
-            if error:
+        if request.method == "POST" and form.is_bound:
+            if form.is_valid():
+                deleted, error = _attempt(lambda: adapter.delete([raw for raw, _, _ in entries]))
+                if error is None:
+                    shown = ", ".join(helpers.short(k, 80) for _, k, _ in entries[:5])
+                    more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+                    _record(
+                        request,
+                        alias,
+                        "delete",
+                        f"Deleted {deleted} of {len(raw_keys)} selected key(s): {shown}{more}",
+                    )
+                    messages.success(request, f"Deleted {deleted} key(s) from {alias!r}.")
+                    return HttpResponseRedirect(next_url)
                 context["error"] = error
             else:
-                shown = ", ".join(
-                    helpers.short(helpers.display_key(k), 80) for _, _, k in visible[:5]
-                )
-                more = f" and {len(visible) - 5} more" if len(visible) > 5 else ""
-                _record(
-                    request,
-                    alias,
-                    "delete",
-                    f"Deleted {deleted} of {len(visible)} selected key(s): {shown}{more}",
-                )
-                messages.success(request, f"Deleted {deleted} key(s) from {alias!r}.")
-                return HttpResponseRedirect(next_url)
+                return self.render(request, "confirm.html", context, status=400)
+        known = [info.size for _, _, info in entries if info is not None and info.size]
         context.update(
             form=form,
-            statement=f"This deletes {summary} from cache {alias!r}:",
-            sample=[helpers.short(helpers.display_key(k)) for _, _, k in visible[:PREVIEW_SAMPLE]],
-            sample_more=max(len(visible) - PREVIEW_SAMPLE, 0),
+            statement=(
+                f"This deletes {helpers.amount(len(entries), sum(known) if known else None)}"
+                f" from cache {alias!r}:"
+            ),
+            sample=[helpers.short(k) for _, k, _ in entries[:PREVIEW_SAMPLE]],
+            sample_more=max(len(entries) - PREVIEW_SAMPLE, 0),
+            nothing=not entries,
             button="Yes, delete",
             danger=True,
         )
         return self.render(request, "confirm.html", context)
 
-    def matching(self, adapter: Adapter, query: KeyQuery) -> tuple[Removal, list[KeyInfo]]:
+    @staticmethod
+    def selected(
+        adapter: VisibleAdapter, raw_keys: list[str]
+    ) -> list[tuple[str, str, KeyInfo | None]]:
+        """``(stored key, key as shown, metadata)`` of the selected keys that may exist.
+
+        Absent keys and hidden keys are left out alike (the adapter answers "absent" for a
+        hidden key), so nothing on the page tells whether a hidden key exists.
+        """
+        entries = []
+        for raw_key in raw_keys:
+            info = None
+            if adapter.can(Capability.KEY_INFO):
+                info = adapter.key_info(raw_key)
+                if info is None:
+                    continue
+            elif adapter.exists(raw_key) is False:
+                continue
+            user_key = info.key if info is not None else adapter.user_key(raw_key)
+            entries.append((raw_key, helpers.display_key(user_key), info))
+        return entries
+
+    def matching(self, adapter: VisibleAdapter, query: KeyQuery) -> tuple[Removal, list[KeyInfo]]:
         """How much a "delete all matching" takes, and a sample of it."""
         base = replace(query, cursor=None)
-        sample = self.visible_page(adapter, replace(base, limit=PREVIEW_SAMPLE)).keys
+        sample = self.page(adapter, replace(base, limit=PREVIEW_SAMPLE)).keys
         return adapter.count_matching(base), sample
 
     def delete_matching_view(self, request: HttpRequest, alias: str) -> HttpResponse:
         helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
         form = KeySearchForm(request.GET, adapter=adapter)
-        form.is_valid()
-        query = form.query(with_cursor=False)
+        valid = form.is_valid()
+        query = form.query(with_cursor=False) if valid else KeyQuery()
         params = request.GET.copy()
         params.pop("cursor", None)
         keys_url = f"{self.url('keys', alias)}?{params.urlencode()}"
@@ -605,6 +590,12 @@ class CacheViews:
         if not (adapter.can(Capability.SEARCH) and adapter.can(Capability.DELETE)):
             context["error"] = str(adapter.unsupported(Capability.SEARCH))
             return self.render(request, "confirm.html", context)
+        if not valid:
+            context["error"] = "The search is not valid: " + "; ".join(
+                f"{name}: {' '.join(str(e) for e in errors)}"
+                for name, errors in form.errors.items()
+            )
+            return self.render(request, "confirm.html", context, status=400)
         if not form.has_filter():
             context["error"] = (
                 "Give a search or a filter first; to remove everything, use Clear on the"
@@ -650,11 +641,11 @@ class CacheViews:
         parts = []
         if query.search:
             how = {"prefix": "starting with", "glob": "matching", "substring": "containing"}
-            parts.append(f"keys {how[query.match]} {helpers.short(query.search, 200)!r}")
+            parts.append(f"keys {how[query.match]} {helpers.quoted(query.search)}")
         if query.family:
-            parts.append(f"family {query.family!r}")
+            parts.append(f"family {helpers.quoted(query.family)}")
         if query.tag is not None:
-            parts.append(f"tag {query.tag!r}")
+            parts.append(f"tag {helpers.quoted(query.tag)}")
         if query.expired is not None:
             parts.append("expired" if query.expired else "live")
         return ", ".join(parts) or "everything"
@@ -663,8 +654,11 @@ class CacheViews:
         helpers.require_permissions(request, VIEW_KEYS, MAINTAIN)
         raw_key = helpers.decode_key(token)
         adapter, error = _attempt(lambda: self.adapter(alias))
-        if helpers.is_hidden(self.user_key(adapter, raw_key)):
-            raise Http404("No such key.")
+        if adapter is not None:
+            # An absent key and a hidden key both answer 404, before anything else is said.
+            exists, error = _attempt(lambda: adapter.exists(raw_key))
+            if exists is False:
+                raise Http404("No such key.")
         key_url = self.url("key", alias, token)
         context = self.context(
             request,
@@ -683,7 +677,9 @@ class CacheViews:
         if not adapter.can(Capability.TOUCH):
             context["error"] = str(adapter.unsupported(Capability.TOUCH))
             return self.render(request, "touch.html", context)
-        if request.method == "POST" and form.is_valid():
+        if request.method == "POST":
+            if not form.is_valid():
+                return self.render(request, "touch.html", context, status=400)
             timeout = form.new_timeout()
             touched, error = _attempt(lambda: adapter.touch(raw_key, timeout))
             if error:
@@ -721,18 +717,20 @@ class CacheViews:
         )
         if adapter is None:
             return self.render(request, "confirm.html", context)
-        if not offers(adapter, action):
+        if not action.offered_by(adapter):
             context["error"] = str(adapter.unsupported(action.capability))
             return self.render(request, "confirm.html", context)
         context["location"] = adapter.location()
         context["backend"] = adapter.backend_name
         tag = ""
-        if slug == "evict":
-            tag_form = TagForm(request.POST if request.method == "POST" else request.GET or None)
+        if action.needs_tag:
+            data = request.POST if request.method == "POST" else request.GET
+            tag_form = TagForm(data if "tag" in data else None)
             context["tag_form"] = tag_form
             if not tag_form.is_bound or not tag_form.is_valid():
                 context["ask_tag"] = True
-                return self.render(request, "confirm.html", context)
+                status = 400 if tag_form.is_bound else 200
+                return self.render(request, "confirm.html", context, status=status)
             tag = tag_form.cleaned_data["tag"]
             context["tag"] = tag
         form: Form
@@ -740,103 +738,15 @@ class CacheViews:
         form = TypeAliasForm(posted, alias=alias) if action.typed else ConfirmForm(posted)
         context["form"] = form
         if posted is not None and form.is_valid():
-            done, error = _attempt(lambda: self.perform(adapter, slug, tag))
+            done, error = _attempt(lambda: action.perform(adapter, tag))
             if error is None and done is not None:
-                _record(request, alias, slug.replace("-", "_"), done)
+                _record(request, alias, action.audit_name, done)
                 messages.success(request, f"{alias}: {done}")
                 return HttpResponseRedirect(detail_url)
             context["error"] = error
-        statement, error = _attempt(lambda: self.statement(adapter, slug, tag))
+        statement, error = _attempt(lambda: action.statement(adapter, tag))
         if error:
-            context["error"] = error
+            context["error"] = context.get("error") or error
         context["statement"] = statement
-        context["blast"] = self.blast_radius(adapter, slug)
+        context["blast"] = action.blast_radius(adapter)
         return self.render(request, "confirm.html", context)
-
-    def statement(self, adapter: Adapter, slug: str, tag: str) -> str:
-        """What the action will remove, as exactly as the backend can tell."""
-        alias = adapter.alias
-        if slug == "clear":
-            removal = adapter.clear_preview()
-            return (
-                f"This deletes {helpers.amount(removal.count, removal.size)} from cache {alias!r}."
-            )
-        if slug == "flush-db":
-            return (
-                f"This deletes EVERY key in the database at {adapter.location()}, not only the"
-                f" entries of cache {alias!r}."
-            )
-        if slug == "expire":
-            if adapter.can(Capability.SEARCH):
-                removal = adapter.count_matching(KeyQuery(expired=True))
-                what = helpers.amount(removal.count, removal.size)
-            else:
-                what = helpers.amount(adapter.stats().expired, None)
-            return f"This purges {what} that have expired but are still stored in {alias!r}."
-        if slug == "evict":
-            if adapter.can(Capability.SEARCH):
-                removal = adapter.count_matching(KeyQuery(tag=tag))
-                what = helpers.amount(removal.count, removal.size)
-            else:
-                what = "every entry"
-            return f"This deletes {what} stored with tag {tag!r} in {alias!r}."
-        if slug == "cull":
-            stats = adapter.stats()
-            parts = [f"Expired entries ({helpers.count(stats.expired)}) are purged first."]
-            if stats.max_entries is not None and stats.entries is not None:
-                over = max(stats.entries - stats.max_entries, 0)
-                parts.append(
-                    f"{stats.entries:,} entries against a limit of {stats.max_entries:,}:"
-                    f" {over:,} over."
-                )
-            if stats.size_limit is not None:
-                current = stats.volume if stats.volume is not None else stats.size
-                if current is not None:
-                    parts.append(
-                        f"{helpers.size(current)} against a size limit of"
-                        f" {helpers.size(stats.size_limit)}:"
-                        f" {helpers.size(max(current - stats.size_limit, 0))} over."
-                    )
-            parts.append("Then the oldest entries go until the store is within its limits.")
-            return " ".join(parts)
-        if slug == "reset-stats":
-            stats = adapter.stats()
-            return (
-                f"This resets the hit and miss counters ({helpers.count(stats.hits)} hits,"
-                f" {helpers.count(stats.misses)} misses) and the statistics snapshots of"
-                f" {alias!r}. No entry is removed."
-            )
-        raise Http404("No such action.")
-
-    @staticmethod
-    def blast_radius(adapter: Adapter, slug: str) -> str:
-        if slug == "flush-db":
-            return (
-                "Other cache aliases and any other application that share this database lose"
-                " their data too. This cannot be undone."
-            )
-        if slug == "clear":
-            return "This cannot be undone."
-        return ""
-
-    @staticmethod
-    def perform(adapter: Adapter, slug: str, tag: str) -> str:
-        if slug == "clear":
-            removal = adapter.clear()
-            return f"Cleared: {helpers.amount(removal.count, removal.size)} removed."
-        if slug == "flush-db":
-            adapter.flush_db()
-            return f"Flushed the whole database at {adapter.location()}."
-        if slug == "expire":
-            removal = adapter.expire()
-            return f"Purged {helpers.amount(removal.count, removal.size)} (expired)."
-        if slug == "evict":
-            removal = adapter.evict(tag)
-            return f"Evicted tag {tag!r}: {helpers.amount(removal.count, removal.size)} removed."
-        if slug == "cull":
-            removal = adapter.cull()
-            return f"Culled: {helpers.amount(removal.count, removal.size)} removed."
-        if slug == "reset-stats":
-            adapter.reset_stats()
-            return "Statistics reset."
-        raise Http404("No such action.")

@@ -1,17 +1,22 @@
 """The sqlite3 storage engine behind :class:`diskcache_admin.backend.DiskCache`.
 
 Nothing in this package imports Django: it can be tested, benchmarked and stress-tested alone.
+
+Modules, one job each: ``store`` (entry reads and writes, the one removal path), ``statistics``
+(process-wide hit/miss/access batching, fork and exit handling), ``eviction`` (limits, culling,
+expiry purges), ``browse`` (read-only queries for the key browser and charts), ``codec``,
+``connection``, ``files``, ``schema``, ``integrity``.
 """
 
 from __future__ import annotations
 
 from .codec import BadSignature, Codec, CorruptValue, Mode, UnserializableValue
 from .connection import StoreLocked
+from .eviction import POLICIES, Limits
 from .store import (
     DEFAULT_FILE_THRESHOLD,
     KNOWN_FAMILIES,
     MISSING,
-    POLICIES,
     EntryInfo,
     Item,
     KeyParts,
@@ -33,6 +38,7 @@ __all__ = [
     "EntryInfo",
     "Item",
     "KeyParts",
+    "Limits",
     "Mode",
     "Problem",
     "Removal",

@@ -1,5 +1,7 @@
 """Queries behind the key browser and the charts: keyset pages, search, counts, histograms and
-statistics snapshots. No Django here.
+statistics snapshots. No Django here, and no writes: this module selects; removals go through
+:meth:`Store.remove_matching` and :meth:`Store.remove` (a :class:`Filter` is their selection),
+snapshots are taken by :meth:`Store.take_snapshot`.
 
 Every page is one index range scan: rows are ordered by ``(sort value, id)`` and the next page
 starts strictly after the last row's pair, so a page costs the same at any depth and at any store
@@ -9,14 +11,39 @@ hit is counted and no access time moves.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from .codec import Mode
 from .schema import EXPIRED, EXPIRES_ORDER
+from .statistics import SNAPSHOTS_KEPT, SnapshotRow
 from .store import EntryInfo, Removal, Store
+
+__all__ = [  # SNAPSHOTS_KEPT and SnapshotRow are re-exported from statistics.py
+    "EXPIRY_BUCKETS",
+    "ORDER_EXPRESSIONS",
+    "SIZE_BUCKETS",
+    "SNAPSHOTS_KEPT",
+    "Filter",
+    "MatchMode",
+    "Order",
+    "Page",
+    "RawValue",
+    "SnapshotRow",
+    "expired_count",
+    "expiry_histogram",
+    "glob_literal_prefix",
+    "latest_snapshot",
+    "page",
+    "prefix_upper_bound",
+    "read_raw",
+    "size_histogram",
+    "snapshots",
+    "top_families",
+    "top_tags",
+    "totals",
+    "where_clause",
+]
 
 MatchMode = Literal["prefix", "glob", "substring"]
 Order = Literal["key", "size", "stored", "expires"]
@@ -34,9 +61,6 @@ ORDER_EXPRESSIONS: Final[dict[str, str]] = {
 _COLUMNS: Final = (
     "id, key, user_key, prefix, version, family, store_time, expire_time, tag, size, mode, filename"
 )
-
-# A week of snapshots at the default five-minute interval.
-SNAPSHOTS_KEPT: Final = 2016
 
 SIZE_BUCKETS: Final = (
     ("< 100 B", 0, 100),
@@ -66,6 +90,10 @@ class Filter:
     expired: bool | None = None  # None: all; True: only expired; False: only live
     exclude_prefixes: tuple[str, ...] = ()
 
+    def where(self, now: float) -> tuple[str, list[Any]]:
+        """The selection as :meth:`Store.remove_matching` takes it (see :func:`where_clause`)."""
+        return where_clause(self, now)
+
 
 @dataclass(frozen=True)
 class Page:
@@ -84,6 +112,8 @@ class RawValue:
     size: int
     missing_file: bool = False
     too_large: bool = False
+    # False when the entry's signature or payload digest does not verify: never decode it.
+    verified: bool = True
 
 
 def prefix_upper_bound(prefix: str) -> str | None:
@@ -221,73 +251,31 @@ def expired_count(store: Store, now: float | None = None) -> int:
     return int(row[0])
 
 
-def delete_matching(
-    store: Store, flt: Filter, *, batch: int = 1000, now: float | None = None
-) -> Removal:
-    """Delete every entry ``flt`` selects, in short transactions so writers are not held up."""
-    where, params = where_clause(flt, store.clock() if now is None else now)
-    count = size = 0
-    while True:
-
-        def write(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
-            return conn.execute(
-                f"DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE {where} LIMIT ?)"
-                " RETURNING size, filename",
-                (*params, batch),
-            ).fetchall()
-
-        rows = store.db.run_write(write)
-        store.files.remove(row[1] for row in rows)
-        count += len(rows)
-        size += sum(row[0] for row in rows)
-        if len(rows) < batch:
-            return Removal(count, size)
-
-
-def delete_keys(store: Store, keys: Sequence[str]) -> Removal:
-    """Delete entries by stored key, live or expired; returns how many rows went."""
-
-    def write(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
-        rows: list[tuple[int, str | None]] = []
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows.extend(
-                conn.execute(
-                    f"DELETE FROM entries WHERE key IN ({marks}) RETURNING size, filename", chunk
-                ).fetchall()
-            )
-        return rows
-
-    if not keys:
-        return Removal(0, 0)
-    rows = store.db.run_write(write)
-    store.files.remove(row[1] for row in rows)
-    return Removal(len(rows), sum(row[0] for row in rows))
-
-
 def read_raw(store: Store, key: str, max_bytes: int | None = None) -> RawValue | None:
     """The stored payload of ``key`` without decoding, verifying or counting anything.
 
     Payloads above ``max_bytes`` are not read at all (``too_large``).
     """
-    row = (
-        store.db.connection()
-        .execute("SELECT mode, value, signature, filename, size FROM entries WHERE key = ?", (key,))
-        .fetchone()
-    )
+    row = store.read_row(key)
     if row is None:
         return None
-    mode, payload, signature, filename, size = row
+    mode, signature, filename, size = row[1], row[2], row[3], row[4]
+    if store.unverified_reason(key, row) is not None:
+        return RawValue(key, mode, None, signature, size, verified=False)
     if mode == Mode.INT:
-        return RawValue(key, mode, payload, None, size)
+        return RawValue(key, mode, row[11], signature, size)
     if max_bytes is not None and size > max_bytes:
         return RawValue(key, mode, None, signature, size, too_large=True)
+    payload = row[11]
     if filename is not None:
         try:
-            payload = store.files.read(filename)
+            payload = store.files.read(filename, size)
         except FileNotFoundError:
             return RawValue(key, mode, None, signature, size, missing_file=True)
+        except OSError:  # a link, a FIFO, a file of another size: not a value of this entry
+            return RawValue(key, mode, None, signature, size, verified=False)
+    if not store.payload_matches(row, payload):
+        return RawValue(key, mode, None, signature, size, verified=False)
     return RawValue(key, mode, payload, signature, size)
 
 
@@ -370,32 +358,6 @@ def top_tags(store: Store, limit: int = 10) -> list[tuple[str, int]]:
 
 
 # -- snapshots -------------------------------------------------------------------------------
-
-SnapshotRow = tuple[float, int, int, int, int]  # taken, count, size, hits, misses
-
-
-def take_snapshot(
-    store: Store, now: float | None = None, keep: int = SNAPSHOTS_KEPT
-) -> SnapshotRow:
-    """Record the current counters (this process's unflushed hits included); keep the newest."""
-    taken = store.clock() if now is None else now
-    stats = store.stats()
-    row: SnapshotRow = (taken, stats.count, stats.size, stats.hits, stats.misses)
-
-    def write(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO snapshots (taken, count, size, hits, misses)"
-            " VALUES (?, ?, ?, ?, ?)",
-            row,
-        )
-        conn.execute(
-            "DELETE FROM snapshots WHERE taken <"
-            " (SELECT taken FROM snapshots ORDER BY taken DESC LIMIT 1 OFFSET ?)",
-            (keep - 1,),
-        )
-
-    store.db.run_write(write)
-    return row
 
 
 def snapshots(store: Store, limit: int = SNAPSHOTS_KEPT) -> list[SnapshotRow]:

@@ -6,12 +6,14 @@ import fcntl
 import os
 import random
 import sqlite3
+import stat
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import quote
 
 from . import schema
 from .files import make_private_dirs
@@ -21,6 +23,65 @@ T = TypeVar("T")
 DB_NAME = "cache.db"
 # Writers queue on this file (flock) before asking SQLite for the write lock.
 WRITE_LOCK_NAME = "write.lock"
+
+# Django 5.2 supports SQLite 3.31 and later; ``DELETE ... RETURNING`` came with 3.35. Read where
+# it is used (not bound at import), so a test can force the fallback on a newer SQLite.
+MIN_SQLITE = (3, 31, 0)
+HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+_NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class UnsafeStore(sqlite3.DatabaseError):
+    """The database file is a symbolic link or not a regular file: it is never opened."""
+
+
+def delete_returning(
+    conn: sqlite3.Connection, where: str, params: Sequence[Any], columns: str
+) -> list[Any]:
+    """``DELETE FROM entries WHERE <where> RETURNING <columns>``, on every supported SQLite.
+
+    Before 3.35 the rows are selected, then deleted by id, in the caller's write transaction
+    (``BEGIN IMMEDIATE``: no other writer can change them in between), so the result is the same.
+    """
+    if HAS_RETURNING:
+        return conn.execute(
+            f"DELETE FROM entries WHERE {where} RETURNING {columns}", tuple(params)
+        ).fetchall()
+    select = f"SELECT id, {columns} FROM entries WHERE {where}"
+    rows = conn.execute(select, tuple(params)).fetchall()
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        conn.execute(f"DELETE FROM entries WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+    return [tuple(row[1:]) for row in rows]
+
+
+def read_fingerprint(directory: str) -> bytes | None:
+    """The fingerprint recorded in the store at ``directory``, read-only; ``None`` if none.
+
+    Creates nothing and never waits on a writer (the system checks call it at startup).
+    """
+    path = os.path.join(directory, DB_NAME)
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=0.2)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute(
+            "SELECT value FROM meta WHERE name = ?", (schema.FINGERPRINT,)
+        ).fetchone()
+    except sqlite3.Error:
+        return None  # an older schema (no meta table), a busy or damaged store
+    finally:
+        conn.close()
+    return row[0] if row is not None and isinstance(row[0], bytes) else None
 
 # Bumped in every forked child: a connection opened under an older generation belongs to the
 # parent and must never be used (nor closed, which could checkpoint and unlink the parent's WAL).
@@ -67,6 +128,28 @@ os.register_at_fork(
 )
 
 
+class _Closer:
+    """Closes a thread's connection when that thread's ``threading.local`` is freed.
+
+    That happens when the thread ends or its Database is dropped. Freeing an open connection
+    closes it too, but Python 3.13 warns (ResourceWarning), and the test suite turns the warning
+    into a failure so that a connection lost anywhere else is found. Only the process that opened
+    the connection closes it: a forked child frees the locals of the parent's other threads, and
+    closing their connections there could checkpoint and unlink the parent's WAL.
+    """
+
+    __slots__ = ("conn", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.pid = os.getpid()
+
+    def __del__(self, getpid: Callable[[], int] = os.getpid) -> None:
+        # Bound at definition: at interpreter exit the module's globals may already be gone.
+        if self.pid == getpid():
+            self.conn.close()
+
+
 class StoreLocked(sqlite3.OperationalError):
     """The database stayed locked through every retry."""
 
@@ -106,6 +189,7 @@ class Database:
         conn = self._connect()
         local.conn = conn
         local.generation = _generation
+        local.closer = _Closer(conn)
         return conn
 
     def _connect(self) -> sqlite3.Connection:
@@ -131,9 +215,22 @@ class Database:
     def _ensure_directory(self) -> None:
         make_private_dirs(self.directory)
         # Create the database file owner-only before SQLite does (it would honour the umask);
-        # the -wal and -shm files SQLite creates later copy these permissions.
-        if not os.path.exists(self.path):
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        # the -wal and -shm files SQLite creates later copy these permissions. SQLite follows a
+        # link in place of the database (it refuses them for -wal and -shm), so one planted here
+        # would make it write to a file elsewhere: O_NOFOLLOW refuses it first.
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW, 0o600)
+        except OSError as exc:
+            if os.path.islink(self.path):
+                raise UnsafeStore(
+                    f"{self.path} is a symbolic link; a cache database never is (delete it)"
+                ) from exc
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnsafeStore(f"{self.path} is not a regular file (delete it)")
+        finally:
+            os.close(fd)
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         with self._lock:
@@ -141,7 +238,7 @@ class Database:
                 return
             self._retry(lambda: self._set_wal(conn))
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version != schema.SCHEMA_VERSION:
+            if version != schema.SCHEMA_VERSION or not self._has_columns(conn):
                 self._retry(lambda: self._create_schema(conn))
             self._initialised_in = _generation
 
@@ -152,10 +249,17 @@ class Database:
             conn.execute("PRAGMA journal_mode = WAL")
 
     @staticmethod
+    def _has_columns(conn: sqlite3.Connection) -> bool:
+        # An older version of the engine may have reset user_version after a newer one set it.
+        return not schema.added_columns(_columns(conn))
+
+    @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in schema.STATEMENTS:
+                conn.execute(statement)
+            for statement in schema.added_columns(_columns(conn)):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
         except BaseException:
@@ -169,6 +273,7 @@ class Database:
         if conn is not None and self._local.generation == _generation:
             conn.close()
         self._local.conn = None
+        self._local.closer = None
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -273,7 +378,7 @@ class Database:
                 self._ensure_directory()
                 fd = os.open(
                     os.path.join(self.directory, WRITE_LOCK_NAME),
-                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                    os.O_RDWR | os.O_CREAT | _NOFOLLOW,  # never a link planted to a file elsewhere
                     0o600,
                 )
             except OSError:
@@ -300,3 +405,7 @@ class Database:
                 return operation(conn)
 
         return self._retry(attempt)
+
+
+def _columns(conn: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in conn.execute("PRAGMA table_info(entries)")}

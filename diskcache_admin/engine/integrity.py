@@ -1,12 +1,21 @@
-"""``check()``: find (and optionally repair) what a crash, a full disk or a hand edit can leave."""
+"""``check()``: find (and optionally repair) what a crash, a full disk or a hand edit can leave.
+
+It trusts nothing it reads (docs/security.rst): value-file names are used only if the engine
+could have made them, ``values/`` is walked with ``lstat`` (a link is reported and, with ``fix``,
+the link itself removed, never what it points to), and a value file is read only up to its
+entry's signed size. Entries are only ever removed if one of our keys signs the store.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from .codec import Mode
+from .codec import DIGEST_SIZE, Mode, digest, int_content
+from .connection import delete_returning
+from .files import BadValueFile, Found, is_valid_name
+from .schema import FINGERPRINT
 from .store import Problem
 
 if TYPE_CHECKING:
@@ -14,6 +23,26 @@ if TYPE_CHECKING:
 
 # A value file younger than this may belong to a write whose row has not committed yet.
 ORPHAN_GRACE_SECONDS = 60.0
+
+_FOREIGN = (
+    "the store is signed by another key (another SECRET_KEY on this LOCATION, not in"
+    " SECRET_KEY_FALLBACKS): its entries read as misses and are never removed by a check;"
+    " see diskcache_admin.E020"
+)
+
+# Problems ``check(fix=True)`` repairs (``foreign-key`` and ``database`` it cannot).
+FIXABLE = frozenset(
+    {
+        "missing-file",
+        "truncated-file",
+        "bad-file",
+        "orphan-file",
+        "unexpected-file",
+        "symlink",
+        "counters",
+        "bad-signature",
+    }
+)
 
 
 def check(store: Store, *, fix: bool = False, grace: float = ORPHAN_GRACE_SECONDS) -> list[Problem]:
@@ -39,8 +68,11 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     for (message,) in conn.execute("PRAGMA integrity_check"):
         if message != "ok":
             problems.append(Problem("database", message))
+    recorded = conn.execute("SELECT value FROM meta WHERE name = ?", (FINGERPRINT,)).fetchone()
+    if recorded is not None and not store.codec.owns(recorded[0]):
+        problems.append(Problem("foreign-key", _FOREIGN))
 
-    referenced: dict[str, tuple[int, int]] = {
+    referenced: dict[object, tuple[int, object]] = {
         filename: (entry_id, size)
         for entry_id, filename, size in conn.execute(
             "SELECT id, filename, size FROM entries WHERE filename IS NOT NULL"
@@ -48,7 +80,18 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     }
     bad_rows: list[int] = []
     for filename, (entry_id, size) in referenced.items():
-        actual = store.files.size(filename)
+        if not is_valid_name(filename):
+            problems.append(
+                Problem("bad-file", f"entry {entry_id}: {filename!r} is not a value file name")
+            )
+            bad_rows.append(entry_id)
+            continue
+        try:
+            actual = store.files.size(filename)  # type: ignore[arg-type]
+        except BadValueFile as exc:
+            problems.append(Problem("bad-file", f"entry {entry_id}: {exc}"))
+            bad_rows.append(entry_id)
+            continue
         if actual is None:
             if not _still_referenced(conn, entry_id, filename):
                 continue  # deleted or overwritten (and its file removed) since the SELECT
@@ -63,10 +106,22 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
     problems.extend(_unverified_rows(store, conn, set(bad_rows), bad_rows))
 
     cutoff = time.time() - grace
-    orphans = [
-        name for name, mtime, _ in store.files.walk() if name not in referenced and mtime < cutoff
-    ]
-    problems.extend(Problem("orphan-file", f"{name} belongs to no entry") for name in orphans)
+    strays: list[Found] = []
+    orphans: list[str] = []
+    for found in store.files.walk():
+        if found.kind == "value":
+            if found.name not in referenced and found.mtime < cutoff:
+                orphans.append(found.name)
+                problems.append(Problem("orphan-file", f"{found.name} belongs to no entry"))
+        elif found.kind == "symlink":
+            strays.append(found)
+            problems.append(
+                Problem("symlink", f"values/{found.name} is a symbolic link (never followed)")
+            )
+        elif found.mtime < cutoff or found.kind == "special":
+            strays.append(found)
+            what = "a FIFO, device or socket" if found.kind == "special" else "not a value file"
+            problems.append(Problem("unexpected-file", f"values/{found.name} is {what}"))
 
     # One snapshot for both: a write committing between them would look like drift.
     with store.db.read() as snapshot:
@@ -74,23 +129,22 @@ def _check(store: Store, *, fix: bool, grace: float) -> list[Problem]:
         actual_counts = snapshot.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM entries"
         ).fetchone()
-    counters_wrong = tuple(counted) != tuple(actual_counts)
-    if counters_wrong:
+    if counted is None or tuple(counted) != tuple(actual_counts):
         problems.append(
             Problem(
                 "counters",
-                f"counters say {counted[0]} entries / {counted[1]} B,"
+                f"counters say {tuple(counted) if counted else None} (entries, bytes),"
                 f" the table holds {actual_counts[0]} / {actual_counts[1]} B",
             )
         )
     if not fix or not problems:
         return problems
-    return _repair(store, problems, bad_rows, orphans, started)
+    return _repair(store, problems, bad_rows, orphans, strays, started)
 
 
-def _still_referenced(conn: sqlite3.Connection, entry_id: int, filename: str) -> bool:
+def _still_referenced(conn: sqlite3.Connection, entry_id: int, filename: object) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM entries WHERE id = ? AND filename = ?", (entry_id, filename)
+        "SELECT 1 FROM entries WHERE id = ? AND filename IS ?", (entry_id, filename)
     ).fetchone()
     return row is not None
 
@@ -98,58 +152,86 @@ def _still_referenced(conn: sqlite3.Connection, entry_id: int, filename: str) ->
 def _unverified_rows(
     store: Store, conn: sqlite3.Connection, skip: set[int], bad_rows: list[int]
 ) -> list[Problem]:
-    """Rows whose payload fails its signature: planted, copied from another key or damaged.
+    """Rows whose signature or payload digest fails: planted, copied from another key, edited.
 
-    Only the signature is computed, so nothing is ever unpickled; every value file is read.
+    Only hashes are computed, so nothing is ever unpickled; every value file is read (up to its
+    entry's signed size), every inline value up to the store's inline limit.
     """
     problems: list[Problem] = []
-    for entry_id, key, mode, value, signature, filename in conn.execute(
-        "SELECT id, key, mode, value, signature, filename FROM entries"
-    ):
+    rows = conn.execute(
+        "SELECT id, key, mode, signature, filename, size, digest, expire_time, tag, user_key,"
+        " prefix, version, CASE WHEN typeof(value) = 'integer' OR"
+        " (typeof(value) = 'blob' AND length(value) <= ?) THEN value END FROM entries",
+        (store.inline_limit,),
+    )
+    for row in rows:
+        entry_id, key = row[0], row[1]
         if entry_id in skip:
-            continue  # its file is missing or truncated: reported already
-        if mode == Mode.INT:
-            # Native integers are unsigned; a row claiming to be one must hold an integer.
-            if type(value) is not int:
-                problems.append(
-                    Problem("bad-signature", f"entry {entry_id} ({key!r}): not an integer")
-                )
-                bad_rows.append(entry_id)
+            continue  # its file is missing, truncated or unusable: reported already
+        reason = _bad_row(store, row)
+        if reason is None:
             continue
-        payload = value
-        if filename is not None:
-            try:
-                payload = store.files.read(filename)
-            except FileNotFoundError:
-                continue  # deleted or overwritten since this SELECT began
-        if not isinstance(payload, bytes) or not store.codec.verify(key, mode, payload, signature):
-            problems.append(
-                Problem(
-                    "bad-signature",
-                    f"entry {entry_id} ({key!r}): its signature does not verify (never unpickled)",
-                )
-            )
-            bad_rows.append(entry_id)
+        problems.append(Problem("bad-signature", f"entry {entry_id} ({key!r}): {reason}"))
+        bad_rows.append(entry_id)
     return problems
 
 
+def _bad_row(store: Store, row: tuple[Any, ...]) -> str | None:
+    (_, key, mode, signature, filename, size, stored_digest, expire_time, tag, user_key, prefix,
+     version, value) = row  # fmt: skip
+    if mode == Mode.INT:
+        if type(value) is not int or filename is not None:
+            return "its integer value is not an integer"
+        content = int_content(value)
+    elif not isinstance(stored_digest, bytes) or len(stored_digest) != DIGEST_SIZE:
+        return "it has no payload digest (an older version's entry, or forged)"
+    else:
+        content = stored_digest
+    if not store.codec.verify(
+        signature, key, user_key, prefix, version, expire_time, tag, mode, size, content
+    ):
+        return "its signature does not verify (never unpickled)"
+    if mode == Mode.INT:
+        return None
+    payload = value
+    if filename is not None:
+        try:
+            payload = store.files.read(filename, size)
+        except FileNotFoundError:
+            return None  # deleted or overwritten since this SELECT began
+        except OSError as exc:  # BadValueFile included
+            return f"its value file cannot be used ({exc})"
+    if not isinstance(payload, bytes) or len(payload) != size or digest(payload) != stored_digest:
+        return "its payload does not match its signed digest (never unpickled)"
+    return None
+
+
 def _repair(
-    store: Store, problems: list[Problem], bad_rows: list[int], orphans: list[str], started: float
+    store: Store,
+    problems: list[Problem],
+    bad_rows: list[int],
+    orphans: list[str],
+    strays: list[Found],
+    started: float,
 ) -> list[Problem]:
+    owned = True
+
     def write(conn: sqlite3.Connection) -> list[str | None]:
+        nonlocal owned
+        owned = store._owned(conn)  # the engine's own check, same package
         filenames: list[str | None] = []
-        for start in range(0, len(bad_rows), 500):
-            chunk = bad_rows[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            filenames.extend(
-                row[0]
-                # An entry rewritten since the check began keeps its id but is healthy again.
-                for row in conn.execute(
-                    f"DELETE FROM entries WHERE id IN ({marks}) AND store_time <= ?"
-                    " RETURNING filename",
-                    (*chunk, started),
+        if owned:
+            for start in range(0, len(bad_rows), 500):
+                chunk = bad_rows[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                filenames.extend(
+                    row[0]
+                    # An entry rewritten since the check began keeps its id but is healthy again.
+                    for row in delete_returning(
+                        conn, f"id IN ({marks}) AND store_time <= ?", (*chunk, started), "filename"
+                    )
                 )
-            )
+        conn.execute("INSERT OR IGNORE INTO counters (id) VALUES (0)")
         conn.execute(
             "UPDATE counters SET (count, size) ="
             " (SELECT count(*), coalesce(sum(size), 0) FROM entries) WHERE id = 0"
@@ -158,5 +240,15 @@ def _repair(
 
     store.files.remove(store.db.run_write(write))
     store.files.remove(orphans)
-    fixable = {"missing-file", "truncated-file", "orphan-file", "counters", "bad-signature"}
-    return [Problem(p.kind, p.detail, fixed=p.kind in fixable) for p in problems]
+    for found in strays:
+        store.files.remove_found(found)
+    entry_kinds = {"missing-file", "truncated-file", "bad-file", "bad-signature"}
+    repaired = [
+        Problem(
+            p.kind, p.detail, fixed=p.kind in FIXABLE and (owned or p.kind not in entry_kinds)
+        )
+        for p in problems
+    ]
+    if not owned and not any(p.kind == "foreign-key" for p in repaired):
+        repaired.append(Problem("foreign-key", _FOREIGN))
+    return repaired

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+# Version 5 (docs/security.rst): signatures cover the whole entry, with the payload's digest in
+# ``digest``; ``meta`` records which key signs the store. Entries of older versions never verify,
+# so they read as misses and go as they are met (the cache is a cache).
+SCHEMA_VERSION = 5
+
+# The row of ``meta`` holding the fingerprint of the key that signs the store (codec.py).
+FINGERPRINT = "key_fingerprint"
 
 # The key browser's "expires" order: never-expiring entries sort after every expiry time. Queries
 # must spell the expression exactly like the index does, or SQLite will not use the index.
@@ -32,7 +38,8 @@ TABLES = (
         mode INTEGER NOT NULL,
         signature BLOB,
         filename TEXT,
-        value BLOB
+        value BLOB,
+        digest BLOB
     )
     """,
     """
@@ -43,6 +50,12 @@ TABLES = (
         hits INTEGER NOT NULL DEFAULT 0,
         misses INTEGER NOT NULL DEFAULT 0,
         stats_since REAL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        name TEXT PRIMARY KEY,
+        value BLOB
     )
     """,
     """
@@ -101,3 +114,8 @@ DROPPED = tuple(
 )
 
 STATEMENTS = TABLES + DROPPED + INDEXES + TRIGGERS + SEED
+
+
+def added_columns(existing: set[str]) -> list[str]:
+    """``ALTER TABLE`` statements that bring an older ``entries`` table to this version."""
+    return [] if "digest" in existing else ["ALTER TABLE entries ADD COLUMN digest BLOB"]

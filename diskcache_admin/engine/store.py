@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
+import hmac
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
-from .codec import BadSignature, Codec, CorruptValue, Mode, is_native_int
-from .connection import Database, StoreLocked
-from .files import ValueFiles
-from .schema import EXPIRED
+from . import connection
+from .codec import DIGEST_SIZE, Codec, CorruptValue, Mode, digest, int_content, is_native_int
+from .connection import StoreLocked
+from .eviction import POLICIES, Limits
+from .files import BadValueFile
+from .schema import EXPIRED, FINGERPRINT
+from .statistics import SNAPSHOTS_KEPT, Shared, SnapshotRow, shared_for
 
 logger = logging.getLogger("diskcache_admin.engine")
 
 T = TypeVar("T")
 
-POLICIES: Final = ("least-recently-stored", "least-recently-used")
+__all__ = [  # POLICIES is re-exported: it was defined here before eviction.py existed
+    "DEFAULT_FILE_THRESHOLD",
+    "KNOWN_FAMILIES",
+    "MISSING",
+    "POLICIES",
+    "EntryInfo",
+    "Item",
+    "KeyParts",
+    "Problem",
+    "Removal",
+    "Stats",
+    "Store",
+    "family_of",
+]
 
 # Payloads at or above this many bytes go to a value file. Measured with
 # benchmarks/file_threshold.py (benchmarks/results/file_threshold.md, docs/benchmarks.rst): up
@@ -31,12 +46,9 @@ POLICIES: Final = ("least-recently-stored", "least-recently-used")
 # open+read), and it keeps the database and its WAL small.
 DEFAULT_FILE_THRESHOLD: Final = 128 * 1024
 
-# Hit/miss counts and LRU access times are kept in memory and written in batches, so that a
-# read never needs a write transaction of its own. A batch costs one write transaction (0.2 to
-# 0.5 ms measured): every 1,000 reads that was still ~5 % of a get (benchmarks/backends.py,
-# statistics on vs off); every 10,000 it is noise, and a busy process still flushes every 5 s.
-FLUSH_EVERY_OPS: Final = 10_000
-FLUSH_EVERY_SECONDS: Final = 5.0
+# An inline value longer than this is never loaded from its row (a planted row must not exhaust
+# memory): it reads as a corrupt entry. The store's own FILE_THRESHOLD raises it.
+MAX_INLINE_READ: Final = 1024 * 1024
 
 
 class _Missing:
@@ -135,88 +147,27 @@ class Problem:
     fixed: bool = False
 
 
-class _Shared:
-    """State shared by every Store on one directory in this process."""
-
-    def __init__(self, directory: str, busy_timeout: float) -> None:
-        self.db = Database(directory, busy_timeout=busy_timeout)
-        self.files = ValueFiles(directory)
-        self.lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-        self.accessed: dict[int, float] = {}
-        self.last_flush = time.monotonic()
-        self.logged: set[tuple[str, str]] = set()
-
-
-# Unflushed hits, misses and access times taken for one transaction.
-_Taken = tuple[int, int, dict[int, float]]
-
-_registry: dict[str, _Shared] = {}
-_registry_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    # The parent still holds its unflushed counts and access times and will write them itself:
-    # a child that flushed its copy too would count every one of them twice. Locks are renewed
-    # because another parent thread may have held one at the moment of the fork.
-    global _registry_lock
-    _registry_lock = threading.Lock()
-    for shared in _registry.values():
-        shared.lock = threading.Lock()
-        shared.hits = shared.misses = 0
-        shared.accessed = {}
-        shared.last_flush = time.monotonic()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _flush_at_exit() -> None:
-    # A short-lived process (a management command, a cron job) rarely reaches a batch: without
-    # this its hits and misses would never be counted. Access times are not worth a write here.
-    for shared in list(_registry.values()):
-        with shared.lock:
-            hits, misses = shared.hits, shared.misses
-            shared.hits = shared.misses = 0
-        # A store whose directory is gone (a test's temporary one) is not brought back for this.
-        if not (hits or misses) or not os.path.exists(shared.db.path):
-            continue
-        with contextlib.suppress(sqlite3.Error):  # exiting: a busy or vanished store loses them
-            shared.db.run_write(_counts_adder(hits, misses))
-
-
-def _counts_adder(hits: int, misses: int) -> Callable[[sqlite3.Connection], None]:
-    def add(conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "UPDATE counters SET hits = hits + ?, misses = misses + ?,"
-            " stats_since = coalesce(stats_since, ?) WHERE id = 0",
-            (hits, misses, time.time()),
-        )
-
-    return add
-
-
-atexit.register(_flush_at_exit)
-
-
-def _shared_for(directory: str, busy_timeout: float) -> _Shared:
-    real = os.path.realpath(directory)
-    with _registry_lock:
-        shared = _registry.get(real)
-        if shared is None:
-            shared = _registry[real] = _Shared(real, busy_timeout)
-        return shared
-
-
 _ENTRY_COLUMNS = (
     "id, key, user_key, prefix, version, family, store_time, expire_time, tag, size, mode, filename"
 )
 _LIVE = "(expire_time IS NULL OR expire_time > ?)"
-_ROW = "id, mode, value, signature, filename"
+# Everything an entry's signature covers (codec.py), then the value. An inline value is loaded
+# only if it is a BLOB of at most the first parameter's length (``length`` reads a BLOB's size from
+# its header), or an integer: never a planted gigabyte.
+_SIGNED = "id, mode, signature, filename, size, digest, expire_time, tag, user_key, prefix, version"
+_ROW = (
+    f"{_SIGNED}, CASE WHEN typeof(value) = 'integer' OR"
+    " (typeof(value) = 'blob' AND length(value) <= ?) THEN value END"
+)
+# The signed metadata and a native integer's value, without loading any other payload.
+_META = f"{_SIGNED}, CASE WHEN typeof(value) = 'integer' THEN value END"
 # Built once: the hot paths then pass the very same string, which sqlite3's statement cache
-# finds without formatting a new one on every call.
+# finds without formatting a new one on every call. Parameters: inline limit, key, now.
 _GET = f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}"
+_GET_META = f"SELECT {_META} FROM entries WHERE key = ? AND {_LIVE}"
+
+# Why an entry is a miss, as logged.
+_UNSIGNED = "its signature does not verify (never unpickled)"
 
 
 _LOOKUP = (
@@ -225,8 +176,8 @@ _LOOKUP = (
 )
 _INSERT = (
     "INSERT INTO entries (key, user_key, prefix, version, family, store_time, rank,"
-    " expire_time, tag, size, mode, signature, filename, value)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " expire_time, tag, size, mode, signature, filename, value, digest)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATES: dict[tuple[bool, ...], str] = {}
 
@@ -239,12 +190,40 @@ def _update_sql(changed: tuple[bool, ...]) -> str:
     sql = _UPDATES.get(changed)
     if sql is None:
         optional = ("user_key = ?, prefix = ?, version = ?, family = ?", "size = ?", "tag = ?")
-        columns = ["store_time = ?, rank = ?, mode = ?, signature = ?, filename = ?, value = ?"]
+        columns = [
+            "store_time = ?, rank = ?, mode = ?, signature = ?, filename = ?, value = ?, digest = ?"
+        ]
         columns += [
             c for c, flag in zip((*optional, "expire_time = ?"), changed, strict=True) if flag
         ]
         sql = _UPDATES[changed] = f"UPDATE entries SET {', '.join(columns)} WHERE id = ?"
     return sql
+
+
+# What a delete returns of each row it removed: size, expire time, value file.
+_Deleted = tuple[int, float | None, str | None]
+
+
+def _delete_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> list[_Deleted]:
+    """Delete the rows ``where`` selects; the only DELETE of the store's removal path."""
+    return connection.delete_returning(conn, where, params, "size, expire_time, filename")
+
+
+def _live(row: _Deleted, now: float) -> bool:
+    return row[1] is None or row[1] > now
+
+
+def _parts_of(row: Sequence[Any]) -> KeyParts:
+    """The key parts of a ``_ROW``/``_META`` row (verified by the caller)."""
+    return KeyParts(row[8], row[9], row[10])
+
+
+class Selection(Protocol):
+    """Which entries a bulk removal covers (``browse.Filter`` is one)."""
+
+    def where(self, now: float) -> tuple[str, Sequence[Any]]:
+        """An SQL condition on ``entries`` and its parameters, evaluated at ``now``."""
+        ...
 
 
 def _wall_clock() -> float:
@@ -270,29 +249,44 @@ class Store:
         busy_timeout: float = 5.0,
         clock: Callable[[], float] = _wall_clock,
     ) -> None:
-        if eviction_policy not in POLICIES:
-            raise ValueError(f"Unknown eviction policy {eviction_policy!r}; use one of {POLICIES}.")
-        if cull_frequency < 0:
-            raise ValueError("cull_frequency must be 0 or more.")
+        self.limits = Limits(max_entries, cull_frequency, size_limit, eviction_policy)
         self.directory = os.path.realpath(directory)
         self.codec = codec
-        self.max_entries = max_entries
-        self.cull_frequency = cull_frequency
-        self.size_limit = size_limit
-        self.eviction_policy = eviction_policy
         self.statistics = statistics
         self.file_threshold = file_threshold
+        self.inline_limit = max(file_threshold, MAX_INLINE_READ)
         self.clock = clock
-        self._shared = _shared_for(directory, busy_timeout)
+        # Whether this Store has recorded (or checked) its key's fingerprint in the store's
+        # metadata; done in its first write transaction.
+        self._claimed = False
+        self._shared: Shared = shared_for(directory, busy_timeout)
         self.db = self._shared.db
         self.files = self._shared.files
         self._lru = eviction_policy == "least-recently-used"
+
+    # The limits, by the names of the constructor's arguments (read-only: see ``limits``).
+
+    @property
+    def max_entries(self) -> int | None:
+        return self.limits.max_entries
+
+    @property
+    def cull_frequency(self) -> int:
+        return self.limits.cull_frequency
+
+    @property
+    def size_limit(self) -> int | None:
+        return self.limits.size_limit
+
+    @property
+    def eviction_policy(self) -> str:
+        return self.limits.policy
 
     # -- reading -----------------------------------------------------------------------------
 
     def get(self, key: str) -> Any:
         """The live value of ``key``, or :data:`MISSING`."""
-        row = self.db.connection().execute(_GET, (key, self.clock())).fetchone()
+        row = self.db.connection().execute(_GET, (self.inline_limit, key, self.clock())).fetchone()
         value = MISSING if row is None else self._decode(key, row)
         self._count(value is not MISSING, row[0] if row is not None else None)
         return value
@@ -307,9 +301,8 @@ class Store:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT key, id, mode, value, signature, filename FROM entries"
-                f" WHERE key IN ({marks}) AND {_LIVE}",
-                (*chunk, now),
+                f"SELECT key, {_ROW} FROM entries WHERE key IN ({marks}) AND {_LIVE}",
+                (self.inline_limit, *chunk, now),
             ).fetchall()
             for row in rows:
                 value = self._decode(row[0], row[1:])
@@ -317,37 +310,47 @@ class Store:
                     found[row[0]] = value
                     self._note_access(row[1])
         if self.statistics:
-            with self._shared.lock:
-                self._shared.hits += len(found)
-                self._shared.misses += len(keys) - len(found)
+            self._shared.add_counts(len(found), len(keys) - len(found))
             self.flush_if_due()
         return found
 
     def has(self, key: str) -> bool:
-        row = (
-            self.db.connection()
-            .execute(f"SELECT 1 FROM entries WHERE key = ? AND {_LIVE}", (key, self.clock()))
-            .fetchone()
-        )
-        return row is not None
+        """Whether ``key`` has a live entry whose signed metadata verifies.
+
+        The payload is not read (a large file would cost its whole length): a value file must
+        still be a regular file of the signed size; ``get`` also checks the payload's digest.
+        """
+        row = self.db.connection().execute(_GET_META, (key, self.clock())).fetchone()
+        if row is None:
+            return False
+        reason = self.unverified_reason(key, row)
+        if reason is None and row[3] is not None:
+            reason = self._bad_file_size(row[3], row[4])
+        if reason is not None:
+            self._reject(key, row, reason, repair=True)
+            return False
+        return True
 
     def peek(self, key: str) -> Any:
         """Like :meth:`get`, but counts nothing and leaves the eviction order alone."""
         row = (
             self.db.connection()
-            .execute(
-                "SELECT id, mode, value, signature, filename FROM entries WHERE key = ?", (key,)
-            )
+            .execute(f"SELECT {_ROW} FROM entries WHERE key = ?", (self.inline_limit, key))
             .fetchone()
         )
         return MISSING if row is None else self._decode(key, row, repair=False)
 
     def entry(self, key: str) -> EntryInfo | None:
-        row = (
-            self.db.connection()
-            .execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ?", (key,))
-            .fetchone()
-        )
+        """The metadata of ``key``'s entry (live or expired), or ``None``: also when it does not
+        verify, like every other operation."""
+        conn = self.db.connection()
+        meta = conn.execute(f"SELECT {_META} FROM entries WHERE key = ?", (key,)).fetchone()
+        if meta is None or self.unverified_reason(key, meta) is not None:
+            return None
+        row = conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE id = ? AND signature IS ?",
+            (meta[0], meta[2]),
+        ).fetchone()
         return None if row is None else EntryInfo(*row)
 
     def stats(self) -> Stats:
@@ -357,10 +360,8 @@ class Store:
             .execute("SELECT count, size, hits, misses, stats_since FROM counters WHERE id = 0")
             .fetchone()
         )
-        with self._shared.lock:
-            hits += self._shared.hits
-            misses += self._shared.misses
-        return Stats(count, size, hits, misses, since)
+        unflushed_hits, unflushed_misses = self._shared.unflushed()
+        return Stats(count, size, hits + unflushed_hits, misses + unflushed_misses, since)
 
     def volume(self) -> int:
         """Bytes on disk: the database, its WAL and every value file."""
@@ -409,11 +410,14 @@ class Store:
         def write(conn: sqlite3.Connection) -> bool:
             garbage.clear()  # a retried transaction starts over
             if only_if_absent:
-                existing = conn.execute(
-                    "SELECT expire_time FROM entries WHERE key = ?", (encoded.key,)
-                ).fetchone()
-                if existing is not None and (existing[0] is None or existing[0] > now):
-                    return False
+                existing = conn.execute(_GET_META, (encoded.key, now)).fetchone()
+                # A live entry that does not verify is absent, as for get and has_key: it is
+                # replaced (unless the store is signed by another key, which never loses one).
+                if existing is not None:
+                    if self.unverified_reason(encoded.key, existing) is None:
+                        return False
+                    if not self._owned(conn):
+                        return False
             return self._put(conn, encoded, now, garbage)
 
         try:
@@ -455,73 +459,101 @@ class Store:
     def touch(self, key: str, expire_time: float | None) -> bool:
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                f"UPDATE entries SET expire_time = ? WHERE key = ? AND {_LIVE}",
-                (expire_time, key, now),
+        def write(conn: sqlite3.Connection) -> tuple[bool, list[str | None]]:
+            row = conn.execute(_GET_META, (key, now)).fetchone()
+            if row is None:
+                return False, []
+            if self.unverified_reason(key, row) is not None:
+                # Absent, as for get: removed, unless another key signs the store.
+                if not self._owned(conn):
+                    return False, []
+                return False, [r[2] for r in _delete_rows(conn, "id = ?", (row[0],))]
+            entry_id, mode, _, _, size, stored_digest, _, tag, user_key, prefix, version, value = (
+                row
             )
-            return cursor.rowcount > 0
+            content = int_content(value) if mode == Mode.INT else stored_digest
+            signature = self.codec.sign(
+                key, user_key, prefix, version, expire_time, tag, mode, size, content
+            )
+            conn.execute(
+                "UPDATE entries SET expire_time = ?, signature = ? WHERE id = ?",
+                (expire_time, signature, entry_id),
+            )
+            return True, []
 
-        return self._write(write)
+        return self._removing(write)
+
+    # -- removing: every removal goes through _removing and _delete_rows ----------------------
 
     def delete(self, key: str) -> bool:
+        """Delete ``key``'s entry; ``True`` if it was live (an expired one goes silently)."""
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> tuple[bool, str | None]:
-            row = conn.execute(
-                "DELETE FROM entries WHERE key = ? RETURNING expire_time, filename", (key,)
-            ).fetchone()
-            if row is None:
-                return False, None
-            return row[0] is None or row[0] > now, row[1]
+        def write(conn: sqlite3.Connection) -> tuple[bool, list[str | None]]:
+            rows = _delete_rows(conn, "key = ?", (key,))
+            return any(_live(row, now) for row in rows), [row[2] for row in rows]
 
-        existed, filename = self._write(write)
-        self.files.remove([filename])
-        return existed
+        return self._removing(write)
 
     def delete_many(self, keys: Iterable[str]) -> int:
-        keys = list(keys)
+        """Delete the entries of ``keys`` in one transaction; returns how many were live."""
+        now = self.clock()
+        rows = self._delete_keys(list(keys))
+        return sum(_live(row, now) for row in rows)
+
+    def remove(self, keys: Sequence[str]) -> Removal:
+        """Delete entries by stored key, live or expired: how many rows went, and their bytes."""
+        rows = self._delete_keys(keys)
+        return Removal(len(rows), sum(row[0] for row in rows))
+
+    def remove_matching(
+        self,
+        selection: Selection,
+        *,
+        batch: int = 1000,
+        progress: Callable[[int], None] | None = None,
+        now: float | None = None,
+    ) -> Removal:
+        """Delete every entry ``selection`` selects, in short transactions (see :meth:`expire`)."""
+        where, params = selection.where(self.clock() if now is None else now)
+        return self._remove_in_batches(where, tuple(params), batch, progress)
+
+    def delete_if_equal(self, key: str, value: object) -> bool:
+        """Delete ``key``'s entry only if it is live and its value ``== value``, atomically.
+
+        The read, the comparison and the delete share one write transaction, so no other writer
+        (thread or process) can replace the value in between: releasing a lock this way never
+        deletes another holder's lock. An entry that does not verify counts as absent.
+        """
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> tuple[int, list[str | None]]:
-            live = 0
-            filenames: list[str | None] = []
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for expire_time, filename in conn.execute(
-                    f"DELETE FROM entries WHERE key IN ({marks}) RETURNING expire_time, filename",
-                    chunk,
-                ):
-                    live += expire_time is None or expire_time > now
-                    filenames.append(filename)
-            return live, filenames
+        def write(conn: sqlite3.Connection) -> tuple[bool, list[str | None]]:
+            row = conn.execute(_GET, (self.inline_limit, key, now)).fetchone()
+            if row is None:
+                return False, []
+            current = self._decode(key, row, repair=False)
+            if current is MISSING or not bool(current == value):
+                return False, []
+            # By id, and only the version just read (the transaction holds the write lock).
+            return True, [found[2] for found in _delete_rows(conn, "id = ?", (row[0],))]
 
-        live, filenames = self._write(write)
-        self.files.remove(filenames)
-        return live
+        return self._removing(write)
 
     def incr(self, key: str, delta: int) -> Any:
         """Add ``delta`` atomically, keeping expiry and tag; ``KeyError`` if ``key`` is missing."""
         now = self.clock()
 
         def write(conn: sqlite3.Connection) -> Any:
-            row = conn.execute(
-                f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}",
-                (key, now),
-            ).fetchone()
+            row = conn.execute(_GET, (self.inline_limit, key, now)).fetchone()
             if row is None:
                 raise KeyError(key)
-            entry_id, mode, payload, _, filename = row
-            if mode == Mode.INT and type(payload) is int:
-                new_value = payload + delta
-            else:
-                current = self._decode(key, row[0:], repair=False)
-                if current is MISSING:
-                    raise KeyError(key)
-                new_value = current + delta
-            self._replace_value(conn, entry_id, key, new_value)
-            return new_value, filename
+            # Verified like any read (a native integer is signed too: no forged counter).
+            current = self._decode(key, row, repair=False)
+            if current is MISSING:
+                raise KeyError(key)
+            new_value = current + delta
+            self._replace_value(conn, row, key, _parts_of(row), new_value)
+            return new_value, row[3]
 
         new_value, old_file = self._write(write)
         self.files.remove([old_file])
@@ -532,18 +564,13 @@ class Store:
         now = self.clock()
 
         def write(conn: sqlite3.Connection) -> tuple[bool, list[str | None]]:
-            row = conn.execute(
-                f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}",
-                (old_key, now),
-            ).fetchone()
+            row = conn.execute(_GET, (self.inline_limit, old_key, now)).fetchone()
             if row is None:
                 return False, []
             value = self._decode(old_key, row, repair=False)
             if value is MISSING:
                 return False, []
-            replaced = conn.execute(
-                "DELETE FROM entries WHERE key = ? RETURNING filename", (new_key,)
-            ).fetchone()
+            replaced = next(iter(_delete_rows(conn, "key = ?", (new_key,))), None)
             conn.execute(
                 "UPDATE entries SET key = ?, user_key = ?, prefix = ?, version = ?, family = ?"
                 " WHERE id = ?",
@@ -556,15 +583,18 @@ class Store:
                     row[0],
                 ),
             )
-            self._replace_value(conn, row[0], new_key, value)
-            return True, [row[4], replaced[0] if replaced else None]
+            self._replace_value(conn, row, new_key, parts, value)
+            return True, [row[3], replaced[2] if replaced else None]
 
         moved, garbage = self._write(write)
         self.files.remove(garbage)
         return moved
 
     def clear(self) -> Removal:
-        def write(conn: sqlite3.Connection) -> tuple[Removal, list[str]]:
+        def write(conn: sqlite3.Connection) -> tuple[Removal, list[str | None]]:
+            # Not through _delete_rows: RETURNING every row of a large store would hold them all
+            # in memory, when only the value files' names are needed (and the counters row has
+            # the totals).
             count, size = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
             filenames = [
                 row[0]
@@ -573,9 +603,7 @@ class Store:
             conn.execute("DELETE FROM entries")
             return Removal(count, size), filenames
 
-        removed, filenames = self._write(write)
-        self.files.remove(filenames)
-        return removed
+        return self._removing(write)
 
     # -- maintenance -------------------------------------------------------------------------
 
@@ -595,27 +623,15 @@ class Store:
     def cull(self) -> Removal:
         """Bring the store within MAX_ENTRIES and SIZE_LIMIT now."""
         now = self.clock()
-        garbage: list[str | None] = []
 
-        def write(conn: sqlite3.Connection) -> Removal:
-            garbage.clear()
-            before = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
-            self._purge_expired(conn, now, garbage)
-            count, _size = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
-            if self.max_entries is not None and count > self.max_entries:
-                self._evict_oldest(conn, count - self.max_entries, None, garbage)
-            if self.size_limit is not None:
-                self._evict_for_size(conn, None, garbage)
-            after = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
-            return Removal(before[0] - after[0], before[1] - after[1])
+        def write(conn: sqlite3.Connection) -> tuple[Removal, list[str | None]]:
+            garbage: list[str | None] = []
+            return Removal(*self.limits.cull(conn, now, garbage)), garbage
 
-        removed = self._write(write)
-        self.files.remove(garbage)
-        return removed
+        return self._removing(write)
 
     def reset_stats(self) -> None:
-        with self._shared.lock:
-            self._shared.hits = self._shared.misses = 0
+        self._shared.reset_counts()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -626,9 +642,31 @@ class Store:
 
         self.db.run_write(write)
 
+    def take_snapshot(self, now: float | None = None, keep: int = SNAPSHOTS_KEPT) -> SnapshotRow:
+        """Record the current counters (this process's unflushed hits included); keep the newest
+        ``keep`` snapshots."""
+        taken = self.clock() if now is None else now
+        stats = self.stats()
+        row: SnapshotRow = (taken, stats.count, stats.size, stats.hits, stats.misses)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO snapshots (taken, count, size, hits, misses)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+            conn.execute(
+                "DELETE FROM snapshots WHERE taken <"
+                " (SELECT taken FROM snapshots ORDER BY taken DESC LIMIT 1 OFFSET ?)",
+                (keep - 1,),
+            )
+
+        self.db.run_write(write)
+        return row
+
     def flush(self) -> None:
         """Write this process's pending statistics and access times now."""
-        if self._pending():
+        if self._shared.pending():
             self._write(lambda conn: None)
 
     # -- internals ---------------------------------------------------------------------------
@@ -639,60 +677,43 @@ class Store:
         def run(conn: sqlite3.Connection) -> T:
             # Pending access times go in first, so that an eviction inside ``operation`` sees the
             # latest reads (least-recently-used); a failed transaction puts the counts back.
-            taken = self._flush_into(conn)
+            taken = self._shared.take_into(conn, self.clock)
             try:
+                if not self._claimed:
+                    self._owned(conn)
                 return operation(conn)
             except BaseException:
-                self._restore(taken)
+                self._shared.restore(taken)
                 raise
 
-        return self.db.run_write(run)
+        result = self.db.run_write(run)
+        self._claimed = True
+        return result
 
-    def _pending(self) -> bool:
-        shared = self._shared
-        return bool(shared.hits or shared.misses or shared.accessed)
+    def _owned(self, conn: sqlite3.Connection) -> bool:
+        """Whether one of our keys signs the store; records ours if none does yet.
 
-    def _flush_into(self, conn: sqlite3.Connection) -> _Taken | None:
-        """Move the pending counts into ``conn``'s transaction; return what was taken."""
-        shared = self._shared
-        if not (shared.hits or shared.misses or shared.accessed):
-            return None
-        with shared.lock:
-            hits, misses, accessed = shared.hits, shared.misses, shared.accessed
-            shared.hits = shared.misses = 0
-            shared.accessed = {}
-            shared.last_flush = time.monotonic()
-        try:
-            if hits or misses:
-                conn.execute(
-                    "UPDATE counters SET hits = hits + ?, misses = misses + ?,"
-                    " stats_since = coalesce(stats_since, ?) WHERE id = 0",
-                    (hits, misses, self.clock()),
-                )
-            if accessed:
-                conn.executemany(
-                    "UPDATE entries SET rank = ? WHERE id = ?",
-                    [(when, entry_id) for entry_id, when in accessed.items()],
-                )
-        except BaseException:
-            self._restore((hits, misses, accessed))
-            raise
-        return hits, misses, accessed
-
-    def _restore(self, taken: _Taken | None) -> None:
-        """The transaction rolled back: the counts it carried must not be lost."""
-        if taken is None:
-            return
-        hits, misses, accessed = taken
-        shared = self._shared
-        with shared.lock:
-            shared.hits += hits
-            shared.misses += misses
-            for entry_id, when in accessed.items():
-                shared.accessed.setdefault(entry_id, when)
+        Called inside a write transaction: the first one of this Store, and each that would
+        remove an entry because it does not verify. A store signed by another key (another
+        project's SECRET_KEY on the same LOCATION) never loses an entry to a failed check: its
+        entries are misses here, and the system check reports diskcache_admin.E020. A store
+        signed by a fallback key (SECRET_KEY_FALLBACKS: a rotation) passes to the new key.
+        """
+        row = conn.execute("SELECT value FROM meta WHERE name = ?", (FINGERPRINT,)).fetchone()
+        recorded = None if row is None else row[0]
+        if recorded == self.codec.fingerprint:
+            return True
+        if recorded is not None and not self.codec.owns(recorded):
+            return False
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+            (FINGERPRINT, self.codec.fingerprint),
+        )
+        return True
 
     def _count(self, hit: bool, entry_id: int | None) -> None:
-        # Runs on every get: kept to a lock, an addition and a comparison.
+        # Runs on every get: kept to a lock, an addition and a comparison, inline rather than
+        # through Shared's methods (statistics.py), whose call would cost more than the update.
         shared = self._shared
         if self.statistics:
             with shared.lock:
@@ -712,37 +733,102 @@ class Store:
 
     def flush_if_due(self) -> None:
         """Write pending statistics when a batch is due (cheap otherwise; never raises on busy)."""
-        shared = self._shared
-        pending = shared.hits + shared.misses + len(shared.accessed)
-        if pending < FLUSH_EVERY_OPS and time.monotonic() - shared.last_flush < FLUSH_EVERY_SECONDS:
+        if not self._shared.due():
             return
         try:
             self.flush()
         except (StoreLocked, sqlite3.OperationalError):
             # Statistics are best effort: a busy or read-only store keeps them for next time.
-            shared.last_flush = time.monotonic()
+            self._shared.postpone()
+
+    def read_row(self, key: str) -> tuple[Any, ...] | None:
+        """``key``'s row, live or expired, as :meth:`unverified_reason` and
+        :meth:`payload_matches` take it (an inline value only up to the inline limit)."""
+        row = (
+            self.db.connection()
+            .execute(f"SELECT {_ROW} FROM entries WHERE key = ?", (self.inline_limit, key))
+            .fetchone()
+        )
+        return None if row is None else tuple(row)
+
+    def payload_matches(self, row: Sequence[Any], payload: object) -> bool:
+        """Whether ``payload`` (read for ``row``) has the row's signed size and digest."""
+        return (
+            isinstance(payload, bytes)
+            and len(payload) == row[4]
+            and hmac.compare_digest(digest(payload), row[5] if isinstance(row[5], bytes) else b"")
+        )
+
+    def unverified_reason(self, key: str, row: Sequence[Any]) -> str | None:
+        """Why ``row`` (``_ROW`` or ``_META`` columns) is not a genuine entry of ``key``; None
+        if its signature verifies. Reads nothing: a metadata check costs one short hash."""
+        (_, mode, signature, filename, size, stored_digest, expire_time, tag, user_key, prefix,
+         version, value) = row  # fmt: skip
+        if mode == Mode.INT:
+            # A native integer is signed over its value: a forged counter, or text claiming to
+            # be an integer (an HTML fragment, say), does not verify.
+            if type(value) is not int or filename is not None:
+                return "its integer value is not an integer"
+            content = int_content(value)
+        elif not isinstance(stored_digest, bytes) or len(stored_digest) != DIGEST_SIZE:
+            return "it has no payload digest (written by an older version, or forged)"
+        else:
+            content = stored_digest
+        if not self.codec.verify(
+            signature, key, user_key, prefix, version, expire_time, tag, mode, size, content
+        ):
+            return _UNSIGNED
+        return None
+
+    def _bad_file_size(self, filename: object, size: object) -> str | None:
+        try:
+            actual = self.files.size(filename)  # type: ignore[arg-type]
+        except BadValueFile as exc:
+            return f"its value file cannot be used ({exc})"
+        except OSError as exc:
+            return f"its value file cannot be read ({exc})"
+        if actual is None:
+            return "its value file is missing"
+        if actual != size:
+            return f"its value file holds {actual} B, its entry says {size} B"
+        return None
 
     def _decode(self, key: str, row: Sequence[Any], *, repair: bool = True) -> Any:
-        """``row`` is ``(id, mode, value, signature, filename)``."""
-        entry_id, mode, payload, signature, filename = row
-        if mode == Mode.INT:
-            # Native integers carry no signature; a forged row must not smuggle text or bytes
-            # (an HTML fragment, say) past the signature check by claiming to be one.
-            if type(payload) is int:
-                return payload
-            self._reject(key, row, "its integer value is not an integer", repair)
+        """The value of ``row`` (``_ROW`` columns), or MISSING if it is not a genuine entry.
+
+        The signed metadata is checked first, so that a forged row never makes the engine read
+        anything; then the payload (read up to its signed size only) against its signed digest;
+        only then is it decoded.
+        """
+        reason = self.unverified_reason(key, row)
+        if reason is not None:
+            self._reject(key, row, reason, repair)
             return MISSING
+        entry_id, mode, _, filename, size = row[:5]
+        payload = row[11]
+        if mode == Mode.INT:
+            return payload
         if filename is not None:
             try:
-                payload = self.files.read(filename)
+                payload = self.files.read(filename, size)
             except FileNotFoundError:
                 if self._still_there(entry_id, filename):
                     self._reject(key, row, "its value file is missing", repair)
                 return MISSING
+            except BadValueFile as exc:
+                self._reject(key, row, f"its value file cannot be used ({exc})", repair)
+                return MISSING
+            except OSError as exc:
+                self._reject(key, row, f"its value file cannot be read ({exc})", False)
+                return MISSING
+        elif not isinstance(payload, bytes):
+            self._reject(key, row, "its inline value is not a value this engine stores", repair)
+            return MISSING
+        if not self.payload_matches(row, payload):
+            self._reject(key, row, "its payload does not match the digest its signature covers (never unpickled)", repair)
+            return MISSING
         try:
-            return self.codec.loads(key, mode, payload, signature)
-        except BadSignature:
-            self._reject(key, row, "its signature does not verify (never unpickled)", repair)
+            return self.codec.decode(key, mode, payload)
         except CorruptValue as exc:
             self._reject(key, row, f"its value cannot be decoded ({exc})", repair)
         return MISSING
@@ -756,7 +842,8 @@ class Store:
         return row is not None
 
     def _reject(self, key: str, row: Sequence[Any], reason: str, repair: bool) -> None:
-        """Log once that ``row`` (as read: id, mode, value, signature, filename) is a miss."""
+        """Log once that ``row`` (as read, ``_ROW`` or ``_META`` columns) is a miss; remove it
+        if ``repair`` and one of our keys signs the store."""
         marker = (key, reason)
         if marker not in self._shared.logged:
             if len(self._shared.logged) >= 10_000:  # a flood of bad rows must not grow memory
@@ -769,19 +856,19 @@ class Store:
             return
 
         # Only the version that was read goes: a writer may have replaced it since, in place.
-        def write(conn: sqlite3.Connection) -> list[str | None]:
-            return [
-                found[0]
-                for found in conn.execute(
-                    "DELETE FROM entries WHERE id = ? AND mode = ? AND value IS ?"
-                    " AND signature IS ? AND filename IS ? RETURNING filename",
-                    tuple(row),
-                )
-            ]
+        def write(conn: sqlite3.Connection) -> tuple[None, list[str | None]]:
+            if not self._owned(conn):
+                return None, []  # another key signs the store: its entries are not ours to remove
+            rows = _delete_rows(
+                conn,
+                "id = ? AND mode IS ? AND signature IS ? AND filename IS ? AND digest IS ?",
+                (row[0], row[1], row[2], row[3], row[5]),
+            )
+            return None, [found[2] for found in rows]
 
         # Read-only or busy: the entry stays a miss and is tried again on the next read.
         with contextlib.suppress(StoreLocked, sqlite3.OperationalError):
-            self.files.remove(self._write(write))
+            self._removing(write)
 
     @dataclass(frozen=True)
     class _Encoded:
@@ -794,9 +881,34 @@ class Store:
         size: int
         signature: bytes | None
         filename: str | None
+        digest: bytes | None
+
+    def _sign(
+        self,
+        key: str,
+        parts: KeyParts,
+        expire_time: float | None,
+        tag: str | None,
+        mode: int,
+        size: int,
+        content: bytes,
+    ) -> bytes:
+        return self.codec.sign(
+            key, parts.user_key, parts.prefix, parts.version, expire_time, tag, mode, size, content
+        )
 
     def _encode(self, item: Item) -> Store._Encoded:
         if is_native_int(item.value):
+            assert isinstance(item.value, int)
+            signature = self._sign(
+                item.key,
+                item.parts,
+                item.expire_time,
+                item.tag,
+                Mode.INT,
+                8,
+                int_content(item.value),
+            )
             return Store._Encoded(
                 item.key,
                 item.parts,
@@ -805,16 +917,18 @@ class Store:
                 Mode.INT,
                 item.value,
                 8,
+                signature,
                 None,
                 None,
             )
         mode, payload = self.codec.dumps(item.key, item.value)
-        signature = self.codec.sign(item.key, mode, payload)
+        payload_digest = digest(payload)
+        signature = self._sign(
+            item.key, item.parts, item.expire_time, item.tag, mode, len(payload), payload_digest
+        )
         filename = None
         stored: object = payload
-        if len(payload) >= self.file_threshold and (
-            self.size_limit is None or len(payload) <= self.size_limit
-        ):
+        if len(payload) >= self.file_threshold and self.limits.fits(len(payload)):
             filename = self.files.write(payload)
             stored = None
         return Store._Encoded(
@@ -827,18 +941,16 @@ class Store:
             len(payload),
             signature,
             filename,
+            payload_digest,
         )
 
     def _put(
         self, conn: sqlite3.Connection, e: Store._Encoded, now: float, garbage: list[str | None]
     ) -> bool:
-        if self.size_limit is not None and e.size > self.size_limit:
+        limits = self.limits
+        if not limits.fits(e.size):
             # It can never fit: drop any older value so a stale one is not served instead.
-            row = conn.execute(
-                "DELETE FROM entries WHERE key = ? RETURNING filename", (e.key,)
-            ).fetchone()
-            if row is not None:
-                garbage.append(row[0])
+            garbage.extend(row[2] for row in _delete_rows(conn, "key = ?", (e.key,)))
             return False
         # One lookup for the counters and the entry being replaced, if any.
         (count, total, entry_id, old_file, old_size, *old_parts, old_tag, old_expiry) = (
@@ -846,8 +958,7 @@ class Store:
         )
         parts = e.parts
         if entry_id is None:
-            if self.max_entries is not None and count >= self.max_entries:
-                self._cull_for_insert(conn, count, now, garbage)
+            limits.make_room(conn, count, now, garbage)
             conn.execute(
                 _INSERT,
                 (
@@ -865,9 +976,10 @@ class Store:
                     e.signature,
                     e.filename,
                     e.value,
+                    e.digest,
                 ),
             )
-            total += e.size  # an overestimate after a cull, which _evict_for_size re-reads
+            total += e.size  # an overestimate after a cull, which trim_size re-reads
         else:
             garbage.append(old_file)
             # Only the columns that change are assigned: every assigned column rewrites its
@@ -879,7 +991,7 @@ class Store:
                 e.tag != old_tag,
                 e.expire_time != old_expiry,
             )
-            params: list[Any] = [now, now, e.mode, e.signature, e.filename, e.value]
+            params: list[Any] = [now, now, e.mode, e.signature, e.filename, e.value, e.digest]
             if changed[0]:
                 params += [*new_parts, family_of(parts.user_key)]
             if changed[1]:
@@ -891,87 +1003,59 @@ class Store:
             params.append(entry_id)
             conn.execute(_update_sql(changed), params)
             total += e.size - old_size
-        if self.size_limit is not None and total > self.size_limit:
-            self._evict_for_size(conn, e.key, garbage)
+        if limits.size_limit is not None and total > limits.size_limit:
+            limits.trim_size(conn, e.key, garbage)
         return True
 
-    def _cull_for_insert(
-        self, conn: sqlite3.Connection, count: int, now: float, garbage: list[str | None]
-    ) -> None:
-        # Django: when MAX_ENTRIES is reached, 1/CULL_FREQUENCY of the entries go (0: all).
-        if self.cull_frequency == 0:
-            garbage.extend(row[0] for row in conn.execute("DELETE FROM entries RETURNING filename"))
-            return
-        count -= self._purge_expired(conn, now, garbage)
-        if self.max_entries is not None and count >= self.max_entries:
-            self._evict_oldest(conn, max(count // self.cull_frequency, 1), None, garbage)
-
-    def _purge_expired(
-        self, conn: sqlite3.Connection, now: float, garbage: list[str | None]
-    ) -> int:
-        rows = conn.execute(
-            f"DELETE FROM entries WHERE {EXPIRED} RETURNING filename",
-            (now,),
-        ).fetchall()
-        garbage.extend(row[0] for row in rows)
-        return len(rows)
-
-    def _evict_oldest(
-        self, conn: sqlite3.Connection, number: int, keep: str | None, garbage: list[str | None]
-    ) -> None:
-        rows = conn.execute(
-            "DELETE FROM entries WHERE id IN"
-            " (SELECT id FROM entries WHERE key IS NOT ? ORDER BY rank LIMIT ?)"
-            " RETURNING filename",
-            (keep, number),
-        ).fetchall()
-        garbage.extend(row[0] for row in rows)
-
-    def _evict_for_size(
-        self, conn: sqlite3.Connection, keep: str | None, garbage: list[str | None]
-    ) -> None:
-        assert self.size_limit is not None
-        while True:
-            size = conn.execute("SELECT size FROM counters WHERE id = 0").fetchone()[0]
-            excess = size - self.size_limit
-            if excess <= 0:
-                return
-            victims: list[int] = []
-            freed = 0
-            for entry_id, entry_size in conn.execute(
-                "SELECT id, size FROM entries WHERE key IS NOT ? ORDER BY rank LIMIT 64", (keep,)
-            ):
-                victims.append(entry_id)
-                freed += entry_size
-                if freed >= excess:
-                    break
-            if not victims:
-                return
-            marks = ",".join("?" * len(victims))
-            garbage.extend(
-                row[0]
-                for row in conn.execute(
-                    f"DELETE FROM entries WHERE id IN ({marks}) RETURNING filename", victims
-                )
-            )
-
     def _replace_value(
-        self, conn: sqlite3.Connection, entry_id: int, key: str, value: object
+        self, conn: sqlite3.Connection, row: Sequence[Any], key: str, parts: KeyParts, value: object
     ) -> None:
-        """Store ``value`` inline in row ``entry_id``; the caller removes any old value file."""
+        """Store ``value`` inline in ``row``'s entry (now of ``key``/``parts``, same expiry and
+        tag), signed anew; the caller removes any old value file."""
+        entry_id, expire_time, tag = row[0], row[6], row[7]
+        payload: object
         if is_native_int(value):
-            conn.execute(
-                "UPDATE entries SET mode = ?, value = ?, signature = NULL, filename = NULL,"
-                " size = 8 WHERE id = ?",
-                (Mode.INT, value, entry_id),
-            )
+            assert isinstance(value, int)
+            mode, payload, size, stored_digest = int(Mode.INT), value, 8, None
+            content = int_content(value)
         else:
-            mode, payload = self.codec.dumps(key, value)
-            conn.execute(
-                "UPDATE entries SET mode = ?, value = ?, signature = ?, filename = NULL, size = ?"
-                " WHERE id = ?",
-                (mode, payload, self.codec.sign(key, mode, payload), len(payload), entry_id),
-            )
+            mode, encoded = self.codec.dumps(key, value)
+            payload, size, stored_digest = encoded, len(encoded), digest(encoded)
+            content = stored_digest
+        signature = self._sign(key, parts, expire_time, tag, mode, size, content)
+        conn.execute(
+            "UPDATE entries SET mode = ?, value = ?, signature = ?, filename = NULL, size = ?,"
+            " digest = ? WHERE id = ?",
+            (mode, payload, signature, size, stored_digest, entry_id),
+        )
+
+    def _removing(
+        self, operation: Callable[[sqlite3.Connection], tuple[T, Iterable[str | None]]]
+    ) -> T:
+        """The one removal path: ``operation`` deletes rows and returns its result with the
+        value files of the rows it deleted.
+
+        It runs in :meth:`_write`'s transaction, which carries this process's pending statistics
+        (and puts them back if it rolls back); the counters row follows the deletes through the
+        schema's triggers; the value files go only after the commit, so a rolled-back delete
+        keeps its files.
+        """
+        result, filenames = self._write(operation)
+        self.files.remove(filenames)
+        return result
+
+    def _delete_keys(self, keys: Sequence[str]) -> list[_Deleted]:
+        if not keys:
+            return []
+
+        def write(conn: sqlite3.Connection) -> tuple[list[_Deleted], list[str | None]]:
+            rows: list[_Deleted] = []
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows += _delete_rows(conn, f"key IN ({','.join('?' * len(chunk))})", chunk)
+            return rows, [row[2] for row in rows]
+
+        return self._removing(write)
 
     def _remove_in_batches(
         self,
@@ -980,18 +1064,17 @@ class Store:
         batch: int,
         progress: Callable[[int], None] | None,
     ) -> Removal:
+        # Short transactions, so that writers are never held up for long.
         count = size = 0
         while True:
 
-            def write(conn: sqlite3.Connection) -> list[tuple[int, str | None]]:
-                return conn.execute(
-                    f"DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE {where}"
-                    f" LIMIT ?) RETURNING size, filename",
-                    (*params, batch),
-                ).fetchall()
+            def write(conn: sqlite3.Connection) -> tuple[list[_Deleted], list[str | None]]:
+                rows = _delete_rows(
+                    conn, f"id IN (SELECT id FROM entries WHERE {where} LIMIT ?)", (*params, batch)
+                )
+                return rows, [row[2] for row in rows]
 
-            rows = self._write(write)
-            self.files.remove(row[1] for row in rows)
+            rows = self._removing(write)
             count += len(rows)
             size += sum(row[0] for row in rows)
             if progress is not None and rows:
@@ -999,8 +1082,11 @@ class Store:
             if len(rows) < batch:
                 return Removal(count, size)
 
-    def check(self, *, fix: bool = False) -> list[Problem]:
-        """Integrity check: database, value files and bookkeeping; ``fix`` repairs them."""
-        from .integrity import check
+    def check(self, *, fix: bool = False, grace: float | None = None) -> list[Problem]:
+        """Integrity check: database, value files and bookkeeping; ``fix`` repairs them.
 
-        return check(self, fix=fix)
+        ``grace``: value files younger than this many seconds are never orphans (default 60).
+        """
+        from .integrity import ORPHAN_GRACE_SECONDS, check
+
+        return check(self, fix=fix, grace=ORPHAN_GRACE_SECONDS if grace is None else grace)

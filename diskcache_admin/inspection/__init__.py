@@ -1,9 +1,10 @@
 """One adapter per configured cache alias: what the admin, the CLI and the panel build on.
 
-The adapter is chosen by the backend's class (``isinstance``, most specific first), never by the
-``BACKEND`` string, so subclasses of a known backend are inspected like it. An alias whose
-backend cannot even be built still gets an adapter: it has no capabilities, says why in
-:attr:`Adapter.error`, and every operation raises :class:`InspectionError` with that reason.
+The adapter is chosen by the backend's :class:`~.kinds.Kind` (:func:`~.kinds.kind_of`, which
+judges the class by its MRO, never the ``BACKEND`` string), so subclasses of a known backend are
+inspected like it. An alias whose backend cannot even be built still gets an adapter: it has no
+capabilities, says why in :attr:`Adapter.error`, and every operation raises
+:class:`InspectionError` with that reason.
 """
 
 from __future__ import annotations
@@ -15,13 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.db import BaseDatabaseCache
 from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.filebased import FileBasedCache
-from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.memcached import PyMemcacheCache
 
-from ..backend import DiskCache
 from .base import (
     CAPABILITY_VERBS,
     Adapter,
@@ -34,6 +30,7 @@ from .base import (
     MatchMode,
     Order,
     Problem,
+    ReadEffect,
     Removal,
     Snapshot,
     Stats,
@@ -44,11 +41,13 @@ from .base import (
 from .database import DatabaseAdapter
 from .diskcache import DiskCacheAdapter
 from .filebased import FileBasedAdapter
+from .kinds import Kind, kind_of, kind_of_config
 from .locmem import LocMemAdapter
 from .memcached import PyMemcacheAdapter
-from .redis import DjangoRedisAdapter, RedisAdapter, redis_backend_classes
+from .redis import DjangoRedisAdapter, RedisAdapter
 
 __all__ = [
+    "ADAPTERS",
     "CAPABILITY_VERBS",
     "Adapter",
     "BrokenAdapter",
@@ -63,11 +62,13 @@ __all__ = [
     "KeyInfo",
     "KeyPage",
     "KeyQuery",
+    "Kind",
     "LocMemAdapter",
     "MatchMode",
     "Order",
     "Problem",
     "PyMemcacheAdapter",
+    "ReadEffect",
     "RedisAdapter",
     "Removal",
     "Snapshot",
@@ -87,23 +88,20 @@ __all__ = [
 class DummyAdapter(Adapter):
     """DummyCache stores nothing, so there is nothing to inspect."""
 
-    kind = "dummy"
-
 
 class UnknownAdapter(Adapter):
-    """A backend this app does not know: shown, never inspected."""
-
-    kind = "unknown"
+    """A backend this app does not know (or cannot speak to): shown, never inspected."""
 
 
 class BrokenAdapter(Adapter):
     """An alias whose backend could not be built: every operation says why."""
 
-    kind = "unavailable"
-
     def __init__(self, alias: str, config: dict[str, Any], error: str) -> None:
         # No backend instance exists; DummyCache stands in so the base attributes stay typed.
         super().__init__(alias, DummyCache("", {}), config)
+        # The kind the alias is configured as (OTHER for a missing alias or an unimportable
+        # BACKEND), not DummyCache's.
+        self.kind = kind_of_config(config).value
         self.error = error
         self._backend = str(config.get("BACKEND", "?")).rpartition(".")[2] or "?"
 
@@ -128,6 +126,7 @@ for _name, _value in list(vars(Adapter).items()):
         and _name
         not in {
             "can",
+            "serves",
             "require_capability",
             "unsupported",
             "location",
@@ -137,28 +136,25 @@ for _name, _value in list(vars(Adapter).items()):
         setattr(BrokenAdapter, _name, _unavailable(_name))
 
 
-def _backend_table() -> list[tuple[type[BaseCache], type[Adapter]]]:
-    """Backend classes to adapter classes, most specific first."""
-    table: list[tuple[type[BaseCache], type[Adapter]]] = [(DiskCache, DiskCacheAdapter)]
-    table.extend(redis_backend_classes())
-    table.extend(
-        [
-            (PyMemcacheCache, PyMemcacheAdapter),
-            (LocMemCache, LocMemAdapter),
-            (FileBasedCache, FileBasedAdapter),
-            (BaseDatabaseCache, DatabaseAdapter),
-            (DummyCache, DummyAdapter),
-        ]
-    )
-    return table
+# The adapter class of each backend kind. Every Kind has one, so a kind added to kinds.py
+# without an adapter fails the registry tests rather than falling through silently.
+ADAPTERS: dict[Kind, type[Adapter]] = {
+    Kind.DISKCACHE: DiskCacheAdapter,
+    Kind.LOCMEM: LocMemAdapter,
+    Kind.FILEBASED: FileBasedAdapter,
+    Kind.DATABASE: DatabaseAdapter,
+    Kind.REDIS: RedisAdapter,
+    Kind.DJANGO_REDIS: DjangoRedisAdapter,
+    Kind.MEMCACHED: PyMemcacheAdapter,
+    Kind.DUMMY: DummyAdapter,
+    Kind.OTHER: UnknownAdapter,
+}
 
 
 def adapter_class_for(cache: BaseCache) -> type[Adapter]:
-    """The adapter class for a backend instance (by class, most specific first)."""
-    for backend_class, adapter_class in _backend_table():
-        if isinstance(cache, backend_class):
-            return adapter_class
-    return UnknownAdapter
+    """The adapter class for a backend instance: by its kind, if the adapter can serve it."""
+    adapter_class = ADAPTERS[kind_of(cache)]
+    return adapter_class if adapter_class.serves(cache) else UnknownAdapter
 
 
 def get_adapter(alias: str) -> Adapter:

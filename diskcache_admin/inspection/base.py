@@ -2,8 +2,40 @@
 
 An adapter wraps one configured alias. It declares its :class:`Capability` set honestly; every
 operation it does not support raises :class:`Unsupported`, which names the alias, the backend
-and what it cannot do. Reading never changes state: no statistics switched on, no access time
-bumped, no LRU reorder.
+and what it cannot do.
+
+What a read may change
+----------------------
+The reads are ``stats``, ``keys``, ``iter_keys``, ``count_matching``, ``key_info``, ``peek``,
+``preview``, ``clear_preview``, ``check(fix=False)``, ``histograms``, ``snapshots`` and
+``latest_snapshot``; every other operation is a change and says so in its name. No read ever
+changes a value, an expiry, or the set of live entries, and none switches statistics on. What a
+read may still change is declared per adapter in :attr:`Adapter.read_effects`
+(a set of :class:`ReadEffect`):
+
+=====================  =========================================================================
+Adapter                Read effects
+=====================  =========================================================================
+DiskCache              none: no hit or miss counted, no access time moved, no entry repaired,
+                       and an absent store reads as empty instead of being created
+LocMem                 none: the cache's own dicts are read under its lock, never ``get()``
+FileBased              none: an expired file is never deleted (Django's ``get()`` does)
+Database               none: ``SELECT`` only
+Redis, django-redis    ``SERVER_STATS`` (each listed or described key is a ``PTTL``, each peek a
+                       ``GET``: both count in ``INFO``'s keyspace hits and misses);
+                       ``LRU`` (a peek refreshes the key's LRU/LFU data on servers older than
+                       7.2, which lack ``CLIENT NO-TOUCH``; ``PTTL`` and ``SCAN`` never do);
+                       ``LAZY_EXPIRY`` (the server deletes an already expired key that a
+                       ``SCAN`` or a lookup meets)
+Memcached              ``SERVER_STATS``, ``LRU``, ``LAZY_EXPIRY``: memcached has no
+                       side-effect-free read; a ``peek`` (get) and a ``key_info`` (``mg``) both
+                       count as a get and refresh the item's LRU position
+Dummy, unknown,        none (they read nothing)
+unavailable
+=====================  =========================================================================
+
+``tests/inspection/test_contract.py`` pins each adapter's capabilities and read effects, and
+measures the "none" rows: reads leave the backend's state exactly as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +47,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from django.core.cache.backends.base import BaseCache
+
+from .kinds import kind_of
 
 
 class Capability(str, enum.Enum):
@@ -58,6 +92,14 @@ CAPABILITY_VERBS: dict[Capability, str] = {
     Capability.HISTOGRAMS: "compute histograms",
     Capability.SNAPSHOTS: "keep statistics snapshots",
 }
+
+
+class ReadEffect(str, enum.Enum):
+    """What a read may change on the backend (see the module docstring for each adapter)."""
+
+    SERVER_STATS = "server_stats"  # counts in the server's hit/miss statistics
+    LRU = "lru"  # refreshes the entry's LRU/LFU position
+    LAZY_EXPIRY = "lazy_expiry"  # the server drops an already expired entry a read meets
 
 
 class InspectionError(Exception):
@@ -149,6 +191,8 @@ class ValuePreview:
     truncated: bool = False
     size: int | None = None
     error: str | None = None  # why the value could not be shown
+    # Which preview budget cut the text when truncated: "size", "parts" or "depth".
+    stopped: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,8 +231,12 @@ class Adapter:
     ``count_matching()`` on ``_matching()``, and ``_errors()`` on ``_error_types()``.
     """
 
-    kind: ClassVar[str] = "unknown"
+    # The alias's backend kind, a :class:`~.kinds.Kind` value ("diskcache", "django_redis"...)
+    # as kinds.kind_of() answers for the backend: a plain string, for JSON and templates.
+    kind: str
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # What the reads may change (module docstring); empty: reads change nothing at all.
+    read_effects: ClassVar[frozenset[ReadEffect]] = frozenset()
     # What keys() can do with a KeyQuery; anything else raises UnsupportedQuery.
     orders: ClassVar[tuple[Order, ...]] = ()
     match_modes: ClassVar[tuple[MatchMode, ...]] = ()
@@ -203,6 +251,16 @@ class Adapter:
         self.alias = alias
         self.cache = cache
         self.config = config
+        self.kind = kind_of(cache).value
+
+    @classmethod
+    def serves(cls, cache: BaseCache) -> bool:
+        """Whether this adapter can work with ``cache``, a backend of the kind it is listed for.
+
+        True by default; an adapter that speaks one client library of its kind says no to the
+        others, and they get an adapter with no capabilities instead.
+        """
+        return True
 
     @property
     def backend_name(self) -> str:
@@ -273,6 +331,13 @@ class Adapter:
     def make_raw_key(self, key: str, version: int | None = None) -> str:
         """The stored key for a user key (Django's make_key)."""
         return str(self.cache.make_key(key, version=version))
+
+    def user_key(self, raw_key: str) -> str:
+        """The user key of a stored key, without any I/O (Django's default key function
+        reversed; the stored key itself when the key function cannot be reversed)."""
+        from . import _common  # it builds on this module, so it cannot be imported at the top
+
+        return _common.split_key(self.cache, raw_key)[0]
 
     # peek() and preview() read an entry's stored form with _stored(), then _decode() it.
 

@@ -45,7 +45,6 @@ def _like_escape(text: str) -> str:
 
 
 class DatabaseAdapter(Adapter):
-    kind = "database"
     capabilities = frozenset(
         {
             Capability.STATS,

@@ -34,7 +34,6 @@ from .base import (
 
 
 class DiskCacheAdapter(Adapter):
-    kind = "diskcache"
     # Everything but FLUSH_DB: a store directory belongs to one alias, so clear() already
     # empties all of it and there is no wider "database" to flush.
     capabilities = frozenset(Capability) - {Capability.FLUSH_DB}
@@ -169,7 +168,7 @@ class DiskCacheAdapter(Adapter):
 
     def delete_matching(self, query: KeyQuery) -> Removal:
         self.check_query(query)
-        return self._removal(lambda store: browse.delete_matching(store, self._filter(query)))
+        return self._removal(lambda store: store.remove_matching(self._filter(query)))
 
     def key_info(self, raw_key: str) -> KeyInfo | None:
         if self._absent():
@@ -187,6 +186,8 @@ class DiskCacheAdapter(Adapter):
         return None if raw is None else (raw, raw.size)
 
     def _decode(self, raw: browse.RawValue, size: int | None) -> object:
+        if not raw.verified:  # checked before anything else of the row is believed
+            raw = browse.RawValue(raw.key, Mode.PICKLE, b"", None, raw.size, verified=False)
         if raw.mode == Mode.INT:
             return raw.payload
         if raw.too_large:
@@ -194,7 +195,9 @@ class DiskCacheAdapter(Adapter):
         if raw.missing_file or not isinstance(raw.payload, bytes):
             raise InspectionError("The entry's value file is missing.")
         try:
-            return self.store.codec.loads(raw.key, raw.mode, raw.payload, raw.signature)
+            if not raw.verified:
+                raise BadSignature(raw.key)
+            return self.store.codec.decode(raw.key, raw.mode, raw.payload)
         except BadSignature:
             raise InspectionError(
                 "The value's signature does not verify (written with another SECRET_KEY, or"
@@ -218,7 +221,7 @@ class DiskCacheAdapter(Adapter):
 
     def delete(self, raw_keys: list[str]) -> int:
         with self._errors():
-            return browse.delete_keys(self.store, raw_keys).count
+            return self.store.remove(raw_keys).count
 
     def touch(self, raw_key: str, timeout: float | None) -> bool:
         with self._errors():
@@ -247,6 +250,8 @@ class DiskCacheAdapter(Adapter):
             self.store.reset_stats()
 
     def check(self, fix: bool = False) -> list[Problem]:
+        if self._absent():
+            return []  # nothing to check, and opening the store would create it
         with self._errors():
             problems = self.store.check(fix=fix)
         return [Problem(p.kind, p.detail, p.fixed) for p in problems]
@@ -281,7 +286,7 @@ class DiskCacheAdapter(Adapter):
         if self._absent():
             return Snapshot(time.time(), 0, 0, 0, 0)  # nothing to record, and nothing created
         with self._errors():
-            return Snapshot(*browse.take_snapshot(self.store))
+            return Snapshot(*self.store.take_snapshot())
 
     def latest_snapshot(self) -> Snapshot | None:
         if self._absent():

@@ -37,7 +37,6 @@ def _file_value(data: bytes) -> Any:
 
 
 class FileBasedAdapter(Adapter):
-    kind = "filebased"
     capabilities = frozenset(
         {
             Capability.STATS,

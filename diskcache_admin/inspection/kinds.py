@@ -9,14 +9,22 @@ to be compared against.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.cache.backends.base import BaseCache
 from django.utils.module_loading import import_string
 
-__all__ = ["Kind", "backend_class", "kind_of", "kind_of_alias", "kind_of_class", "kind_of_config"]
+__all__ = [
+    "Kind",
+    "aliases_of",
+    "backend_class",
+    "kind_of",
+    "kind_of_alias",
+    "kind_of_class",
+    "kind_of_config",
+]
 
 
 class Kind(enum.Enum):
@@ -80,8 +88,10 @@ def backend_class(config: Mapping[str, Any]) -> type | None:
     """The class a ``CACHES`` entry names; None when it cannot be imported or is no class."""
     try:
         cls = import_string(str(config.get("BACKEND", "")))
-    except ImportError:
-        return None  # Django's own checks report an unimportable BACKEND
+    # Importing a backend's module runs its code, which may raise anything; Django's own checks
+    # report an unimportable BACKEND, and the faces show the alias as broken.
+    except Exception:
+        return None
     return cls if isinstance(cls, type) else None
 
 
@@ -95,3 +105,10 @@ def kind_of_alias(alias: str) -> Kind:
     """The kind of ``settings.CACHES[alias]``; ``OTHER`` for an alias that does not exist."""
     config = settings.CACHES.get(alias)
     return Kind.OTHER if config is None else kind_of_config(config)
+
+
+def aliases_of(*kinds: Kind) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(alias, config)`` of every ``CACHES`` entry of one of ``kinds``, in ``CACHES`` order."""
+    for alias, config in settings.CACHES.items():
+        if kind_of_config(config) in kinds:
+            yield alias, config

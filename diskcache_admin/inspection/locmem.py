@@ -31,7 +31,6 @@ from .base import (
 
 
 class LocMemAdapter(Adapter):
-    kind = "locmem"
     capabilities = frozenset(
         {
             Capability.STATS,

@@ -11,16 +11,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.memcached import PyMemcacheCache
 
 from . import _common
-from .base import Adapter, Capability, InspectionError, KeyInfo, Stats, ValuePreview
+from .base import Adapter, Capability, InspectionError, KeyInfo, ReadEffect, Stats, ValuePreview
 
 _SUMMED = ("curr_items", "bytes", "get_hits", "get_misses", "evictions", "limit_maxbytes")
 
 
 class PyMemcacheAdapter(Adapter):
-    kind = "memcached"
     capabilities = frozenset(
         {
             Capability.STATS,
@@ -33,9 +33,17 @@ class PyMemcacheAdapter(Adapter):
             Capability.FLUSH_DB,
         }
     )
+    # memcached has no side-effect-free read: "mg" and "get" both count as a get and bump LRU.
+    read_effects = frozenset({ReadEffect.SERVER_STATS, ReadEffect.LRU, ReadEffect.LAZY_EXPIRY})
     _backend_label = "PyMemcacheCache"
 
     cache: PyMemcacheCache
+
+    @classmethod
+    def serves(cls, cache: BaseCache) -> bool:
+        # The adapter speaks pymemcache's client API; pylibmc's PyLibMCCache is another client
+        # of the same kind, which it cannot inspect.
+        return isinstance(cache, PyMemcacheCache)
 
     def location(self) -> str:
         return _common.mask_location(self.config.get("LOCATION", ""))

@@ -1,9 +1,32 @@
 """Redis, through Django's own ``RedisCache`` or django-redis: SCAN, never KEYS.
 
-The alias's keys are those its key function makes for its KEY_PREFIX (any version): the MATCH
-pattern is the key function applied to a glob, so "clear" removes this alias's keys and leaves
-other aliases and apps sharing the database alone. A whole-database flush is a separate
-capability. Hit, miss, memory and eviction figures come from INFO and are server-wide.
+This is the one module that knows the two backends' private client API. The rest of the app
+uses its public helpers: :func:`redis_client` (the raw redis-py client of either backend),
+:func:`glob_escape` (a literal inside a ``MATCH`` pattern), :func:`key_space` (exactly which
+stored keys belong to an alias) and :func:`delete_alias_keys`.
+
+Which keys belong to an alias
+-----------------------------
+With Django's default key function an alias's stored keys are ``<KEY_PREFIX>:<version>:<key>``,
+encoded as UTF-8. :class:`KeySpace` matches exactly those, on the raw bytes: the prefix, then a
+version as ``str(int)`` writes it (``0``, ``7``, ``-3``; never ``07``, ``+7`` or a non-ASCII
+digit), then any valid UTF-8. A key that is not valid UTF-8 cannot come from ``make_key``
+(Django keys are ``str``) and is never listed, counted or deleted.
+
+What stays ambiguous, because the format itself is: with one alias on prefix ``p`` and another
+on ``p:1``, the stored key ``p:1:2:x`` is both ``p``'s key ``2:x`` (version 1) and ``p:1``'s key
+``x`` (version 2). Nothing in the bytes tells them apart, so the key goes to the alias with the
+*longer* prefix: every Redis alias in ``CACHES`` with Django's key function whose prefix extends
+this one's like that is left out of this one's listing, counts and clear (whatever server it
+points at: leaving a key is safe, deleting another alias's is not). Keys written by code this
+project does not configure (another project, ``redis-cli``), and aliases with a custom
+``KEY_FUNCTION``, cannot be known: a key of theirs that has this shape is taken as this alias's.
+Aliases that share one ``KEY_PREFIX`` share one key space (every version belongs to both).
+
+With a custom ``KEY_FUNCTION`` the keys cannot be reversed: the alias's keys are those matching
+the ``MATCH`` pattern its key function makes (the prefix escaped, any version), UTF-8 only.
+
+Hit, miss, memory and eviction figures come from INFO and are server-wide.
 """
 
 from __future__ import annotations
@@ -11,9 +34,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from django.core.cache.backends.base import BaseCache, default_key_func
+from django.core.cache.backends.base import BaseCache, default_key_func, get_key_func
 
 from . import _common
 from .base import (
@@ -24,9 +48,25 @@ from .base import (
     KeyPage,
     KeyQuery,
     MatchMode,
+    ReadEffect,
     Removal,
     Stats,
 )
+from .kinds import Kind, aliases_of, kind_of
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = [
+    "DjangoRedisAdapter",
+    "KeySpace",
+    "RedisAdapter",
+    "RedisAdapterBase",
+    "delete_alias_keys",
+    "glob_escape",
+    "key_space",
+    "redis_client",
+]
 
 # Keys visited per SCAN call, and SCAN calls per page at most: a page costs a bounded number of
 # round trips whatever the database size, and may come back short (the cursor says "more").
@@ -40,7 +80,125 @@ _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
 def glob_escape(text: str) -> str:
+    """``text`` as a literal inside a Redis ``MATCH``/``KEYS`` glob pattern."""
     return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+# -- the clients' private API: nowhere else in the app --------------------------------------
+
+
+def redis_client(cache: BaseCache, *, write: bool) -> redis.Redis[bytes]:
+    """The raw redis-py client of a Redis alias (Django's ``RedisCache`` or django-redis).
+
+    ``write=True`` gives the primary; ``write=False`` may give a replica. Raises
+    :class:`InspectionError` for a django-redis ``CLIENT_CLASS`` with no single connection
+    (a sharded client), and ``TypeError`` for a backend that is not Redis.
+    """
+    kind = kind_of(cache)
+    if kind is Kind.DJANGO_REDIS:
+        backend_client = cache.client  # type: ignore[attr-defined]
+        get_client = getattr(backend_client, "get_client", None)
+        if get_client is None:
+            raise InspectionError(
+                f"its CLIENT_CLASS {type(backend_client).__name__} gives no single server"
+                " connection to inspect."
+            )
+        client: redis.Redis[bytes] = get_client(write=write)
+        return client
+    if kind is Kind.REDIS:
+        # Django's RedisCache keeps its RedisCacheClient in ``_cache``; get_client() is public
+        # on that object, reaching the object is not.
+        client = cache._cache.get_client(None, write=write)  # type: ignore[attr-defined]
+        return client
+    raise TypeError(f"{type(cache).__name__} is not a Redis cache backend.")
+
+
+def _loads(cache: BaseCache, payload: bytes) -> Any:
+    """A stored value decoded by the backend's own serializer (and decompressor)."""
+    if kind_of(cache) is Kind.DJANGO_REDIS:
+        return cache.client.decode(payload)  # type: ignore[attr-defined]
+    return cache._cache._serializer.loads(payload)  # type: ignore[attr-defined]
+
+
+# -- which keys belong to an alias -----------------------------------------------------------
+
+
+def _reversible(config: dict[str, Any]) -> bool:
+    return get_key_func(config.get("KEY_FUNCTION")) is default_key_func
+
+
+def _made_keys(prefix: str) -> re.Pattern[bytes]:
+    """Every key Django's default key function makes for ``prefix``, any version, as bytes."""
+    version = _common.VERSION_TEXT.encode()
+    return re.compile(re.escape(prefix.encode()) + b":(?:" + version + b"):", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class KeySpace:
+    """Exactly the stored keys one alias's ``make_key`` can produce (see the module docstring).
+
+    ``made`` matches the start of this alias's keys (None with a custom key function, whose
+    keys are only known by their ``MATCH`` pattern); ``shadowed`` those of the aliases whose
+    longer prefix makes their keys look like this alias's.
+    """
+
+    match: str  # the MATCH glob of every key of the alias (prefix escaped, any version)
+    made: re.Pattern[bytes] | None
+    shadowed: tuple[re.Pattern[bytes], ...] = ()
+
+    def owns(self, raw_key: bytes) -> bool:
+        try:
+            raw_key.decode("utf-8")
+        except UnicodeDecodeError:
+            return False  # make_key returns str, which redis-py always encodes as UTF-8
+        if self.made is not None and not self.made.match(raw_key):
+            return False
+        return not any(pattern.match(raw_key) for pattern in self.shadowed)
+
+
+def key_space(cache: BaseCache) -> KeySpace:
+    """The key space of a Redis alias's backend, against the Redis aliases of ``CACHES``."""
+    prefix = str(cache.key_prefix)
+    match = str(cache.key_func("*", glob_escape(prefix), "*"))
+    if cache.key_func is not default_key_func:
+        return KeySpace(match, None)
+    # A longer prefix "<prefix>:<version>" or "<prefix>:<version>:..." makes keys that also
+    # read as ours: they go to that alias (module docstring).
+    inside = _made_keys(prefix)
+    shadowed = []
+    for _alias, config in aliases_of(Kind.REDIS, Kind.DJANGO_REDIS):
+        other = str(config.get("KEY_PREFIX", ""))
+        if other != prefix and _reversible(config) and inside.match((other + ":").encode()):
+            shadowed.append(_made_keys(other))
+    return KeySpace(match, inside, tuple(shadowed))
+
+
+def scan_alias_keys(client: Any, space: KeySpace, match: str | None = None) -> Iterator[str]:
+    """Every key of ``space`` (under the narrower ``match`` glob if given), each once."""
+    cursor = 0
+    seen: set[bytes] = set()  # SCAN may return a key twice
+    while True:
+        cursor, found = client.scan(cursor=cursor, match=match or space.match, count=SCAN_COUNT)
+        for key in found:
+            raw = bytes(key)
+            if raw not in seen and space.owns(raw):
+                seen.add(raw)
+                yield raw.decode("utf-8")
+        if int(cursor) == 0:
+            return
+
+
+def _unlink(client: Any, raw_keys: Iterable[str]) -> int:
+    return sum(int(client.unlink(*batch)) for batch in _common.chunks(raw_keys, _BATCH))
+
+
+def delete_alias_keys(cache: BaseCache) -> int:
+    """Delete every key of the alias (its :func:`key_space`, every version); how many went."""
+    client = redis_client(cache, write=True)
+    return _unlink(client, scan_alias_keys(client, key_space(cache)))
+
+
+# -- the adapters ----------------------------------------------------------------------------
 
 
 class RedisAdapterBase(Adapter):
@@ -59,19 +217,21 @@ class RedisAdapterBase(Adapter):
             Capability.FLUSH_DB,
         }
     )
+    read_effects = frozenset({ReadEffect.SERVER_STATS, ReadEffect.LRU, ReadEffect.LAZY_EXPIRY})
     # SCAN returns keys in the server's hash order; each page is sorted by key for display.
     orders = ("key",)
     match_modes: ClassVar[tuple[MatchMode, ...]] = ("prefix", "glob", "substring")
     key_filters = frozenset({"family", "expired"})
 
-    # -- what the two backends do differently ------------------------------------------------
-
     def client(self) -> Any:
         """The redis-py client that writes for this alias."""
-        raise NotImplementedError
+        try:
+            return redis_client(self.cache, write=True)
+        except InspectionError as exc:
+            raise InspectionError(f"Cache {self.alias!r}: {exc}") from exc
 
     def decode(self, payload: bytes) -> Any:
-        raise NotImplementedError
+        return _loads(self.cache, payload)
 
     def _error_types(self) -> tuple[type[BaseException], ...]:
         import redis
@@ -86,13 +246,16 @@ class RedisAdapterBase(Adapter):
     def _error_message(self, exc: BaseException) -> str:
         return _common.no_answer(self, exc)
 
-    def _pattern(self, user_glob: str) -> str:
-        """The MATCH pattern of this alias's keys whose user key matches ``user_glob``."""
-        return str(self.cache.key_func(user_glob, glob_escape(str(self.cache.key_prefix)), "*"))
+    def _space(self) -> KeySpace:
+        return key_space(self.cache)
 
-    def _owns(self, raw_key: str) -> bool:
-        _key, prefix, _version = _common.split_key(self.cache, raw_key)
-        return prefix is not None or self.cache.key_func is not default_key_func
+    def _pattern(self, user_glob: str) -> str:
+        """The MATCH pattern of this alias's keys whose user key matches ``user_glob``.
+
+        Wider than the keys it names (its ``*`` version also spans colons): every key it
+        returns is still checked against the key space and the query.
+        """
+        return str(self.cache.key_func(user_glob, glob_escape(str(self.cache.key_prefix)), "*"))
 
     def _user_glob(self, query: KeyQuery) -> str:
         if query.search:
@@ -105,26 +268,9 @@ class RedisAdapterBase(Adapter):
             return glob_escape(query.family) + "*"
         return "*"
 
-    @staticmethod
-    def _text(key: bytes | str) -> str:
-        return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
-
-    def _scan(self, client: Any, cursor: int, pattern: str) -> tuple[int, list[str]]:
-        cursor, found = client.scan(cursor=cursor, match=pattern, count=SCAN_COUNT)
-        return int(cursor), [self._text(key) for key in found]
-
-    def _all_keys(self, pattern: str) -> Iterator[str]:
-        client = self.client()
-        cursor = 0
-        seen: set[str] = set()  # SCAN may return a key twice
-        while True:
-            cursor, keys = self._scan(client, cursor, pattern)
-            for key in keys:
-                if key not in seen and self._owns(key):
-                    seen.add(key)
-                    yield key
-            if cursor == 0:
-                return
+    def _keys(self, client: Any, query: KeyQuery) -> Iterator[str]:
+        """The alias's keys that may match ``query`` (its search still to be checked)."""
+        return scan_alias_keys(client, self._space(), self._pattern(self._user_glob(query)))
 
     def _describe(self, client: Any, raw_keys: list[str]) -> list[KeyInfo]:
         """TTL and memory of each key, in one pipeline; keys gone since SCAN are dropped."""
@@ -155,7 +301,7 @@ class RedisAdapterBase(Adapter):
             db_keys = int(client.dbsize())
             own = None
             if db_keys <= STATS_SCAN_LIMIT:
-                own = sum(1 for _key in self._all_keys(self._pattern("*")))
+                own = sum(1 for _key in scan_alias_keys(client, self._space()))
         maxmemory = int(info.get("maxmemory") or 0)
         return Stats(
             entries=own,
@@ -183,14 +329,16 @@ class RedisAdapterBase(Adapter):
             if kind != self.kind or not isinstance(pattern_cursor, int):
                 raise InspectionError("The page cursor belongs to another listing; start again.")
             cursor = pattern_cursor
+        space = self._space()
         pattern = self._pattern(self._user_glob(query))
         now = time.time()
         found: list[KeyInfo] = []
         with self._errors():
             client = self.client()
             for _call in range(SCANS_PER_PAGE):
-                cursor, keys = self._scan(client, cursor, pattern)
-                owned = [key for key in keys if self._owns(key)]
+                cursor, keys = client.scan(cursor=cursor, match=pattern, count=SCAN_COUNT)
+                cursor = int(cursor)
+                owned = [bytes(k).decode("utf-8") for k in keys if space.owns(bytes(k))]
                 found.extend(
                     info
                     for info in self._describe(client, owned)
@@ -204,18 +352,22 @@ class RedisAdapterBase(Adapter):
 
     def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
         query = KeyQuery(search=pattern or "", match="glob")
+        # The MATCH pattern's "*" version also spans colons, so the user key is checked again;
+        # a custom key function's keys cannot be split, and its MATCH pattern is all there is.
+        check = self.cache.key_func is default_key_func
+        now = time.time()
         with self._errors():
             client = self.client()
-            keys = self._all_keys(self._pattern(self._user_glob(query)))
-            for batch in _common.chunks(keys, _BATCH):
-                yield from self._describe(client, batch)
+            for batch in _common.chunks(self._keys(client, query), _BATCH):
+                infos = self._describe(client, batch)
+                yield from (i for i in infos if not check or _common.query_matches(query, i, now))
 
     def _matching_keys(self, query: KeyQuery) -> list[str]:
         self.check_query(query)
         now = time.time()
         with self._errors():
             client = self.client()
-            keys = list(self._all_keys(self._pattern(self._user_glob(query))))
+            keys = list(self._keys(client, query))
             if query.expired is None and not query.exclude_prefixes and not query.family:
                 plain = KeyQuery(search=query.search, match=query.match)
                 return [
@@ -260,12 +412,9 @@ class RedisAdapterBase(Adapter):
 
     # -- changes -----------------------------------------------------------------------------
 
-    def _unlink(self, client: Any, raw_keys: Iterable[str]) -> int:
-        return sum(int(client.unlink(*batch)) for batch in _common.chunks(raw_keys, _BATCH))
-
     def delete(self, raw_keys: list[str]) -> int:
         with self._errors():
-            return self._unlink(self.client(), raw_keys)
+            return _unlink(self.client(), raw_keys)
 
     def touch(self, raw_key: str, timeout: float | None) -> bool:
         with self._errors():
@@ -277,11 +426,12 @@ class RedisAdapterBase(Adapter):
 
     def clear_preview(self) -> Removal:
         with self._errors():
-            return Removal(sum(1 for _key in self._all_keys(self._pattern("*"))))
+            return Removal(sum(1 for _key in scan_alias_keys(self.client(), self._space())))
 
     def clear(self) -> Removal:
         with self._errors():
-            return Removal(self._unlink(self.client(), self._all_keys(self._pattern("*"))))
+            client = self.client()
+            return Removal(_unlink(client, scan_alias_keys(client, self._space())))
 
     def flush_db(self) -> None:
         with self._errors():
@@ -295,53 +445,12 @@ def _int(value: Any) -> int | None:
 class RedisAdapter(RedisAdapterBase):
     """Django's ``django.core.cache.backends.redis.RedisCache``."""
 
-    kind = "redis"
-
-    def client(self) -> Any:
-        return self.cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
-
-    def decode(self, payload: bytes) -> Any:
-        return self.cache._cache._serializer.loads(payload)  # type: ignore[attr-defined]
-
 
 class DjangoRedisAdapter(RedisAdapterBase):
     """django-redis's ``django_redis.cache.RedisCache`` (clients with ``get_client``)."""
-
-    kind = "django-redis"
 
     def _error_types(self) -> tuple[type[BaseException], ...]:
         import redis
         from django_redis.exceptions import ConnectionInterrupted
 
         return (redis.RedisError, ConnectionInterrupted)
-
-    def client(self) -> Any:
-        backend_client = self.cache.client  # type: ignore[attr-defined]
-        get_client = getattr(backend_client, "get_client", None)
-        if get_client is None:
-            raise InspectionError(
-                f"Cache {self.alias!r}: its CLIENT_CLASS {type(backend_client).__name__} gives no"
-                " single server connection to inspect."
-            )
-        return get_client(write=True)
-
-    def decode(self, payload: bytes) -> Any:
-        return self.cache.client.decode(payload)  # type: ignore[attr-defined]
-
-
-def redis_backend_classes() -> list[tuple[type[BaseCache], type[RedisAdapterBase]]]:
-    """The Redis backend classes that can be imported here, most specific first."""
-    classes: list[tuple[type[BaseCache], type[RedisAdapterBase]]] = []
-    try:
-        from django_redis.cache import RedisCache as DjangoRedisCache
-    except ImportError:
-        pass
-    else:
-        classes.append((DjangoRedisCache, DjangoRedisAdapter))
-    try:
-        from django.core.cache.backends.redis import RedisCache
-    except ImportError:  # pragma: no cover - part of Django since 4.0
-        pass
-    else:
-        classes.append((RedisCache, RedisAdapter))
-    return classes

@@ -1,38 +1,54 @@
-"""Record cache operations per alias inside a block, so a test can assert hits, misses and sets.
+"""Record cache calls per alias inside a block, so a test can assert hits, misses and sets.
 
-DiskCache reports its own calls through :func:`diskcache_admin.instrumentation.observe`. Any
-other backend (in ``swap`` mode that is LocMem) is counted by wrapping the methods of the cache
-object for the duration of the block only; a per-thread depth counter keeps calls a backend
-makes to itself (BaseCache.get_many calling get) from being counted twice. Either way every
-operation is reduced to one event per key, so both kinds of backend count the same.
-
-Only calls made in the recording thread are seen: the live server thread has its own objects.
+Every backend reports through :mod:`diskcache_admin.instrumentation`: DiskCache itself, any
+other backend through wrappers on its cache objects (the current thread's, and those created
+while the block runs, such as each live-server request thread's). Each public call is recorded
+once, as itself; calls a library makes for its own bookkeeping (``memoize``'s stampede lock,
+``cached_view``'s generation token) are left out unless ``internal=True``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from diskcache_admin import instrumentation
 
-# How an operation counts: reads are hits or misses, writes are sets, removals are deletes.
-READS = {"get", "get_many"}
-WRITES = {"set", "add", "set_many"}
-DELETES = {"delete", "delete_many"}
-_PER_KEY = {"get_many": "get", "set_many": "set", "delete_many": "delete"}
+# How a call counts: reads are hits or misses (per key), writes are sets, removals are deletes.
+READS = frozenset({"get", "get_many", "get_or_set"})
+WRITES = frozenset({"set", "add", "set_many"})
+DELETES = frozenset({"delete", "delete_many"})
 
 
 @dataclass(frozen=True)
 class Event:
-    """One operation on one key (``key`` is "" for clear)."""
+    """One key of one call (``key`` is "" for clear); a get_many of 3 keys is 3 events."""
 
     operation: str
     key: str
     hit: bool | None
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One public call, as the code made it."""
+
+    operation: str
+    keys: tuple[str, ...]
+    hits: tuple[bool | None, ...]
+    internal: bool = False
+
+    def events(self) -> list[Event]:
+        if not self.keys:
+            return [Event(self.operation, "", None, self.internal)]
+        return [
+            Event(self.operation, key, hit, self.internal)
+            for key, hit in zip(self.keys, self.hits, strict=False)
+        ]
 
 
 @dataclass
@@ -40,23 +56,32 @@ class AliasCalls:
     """What one alias saw inside the block."""
 
     alias: str
-    events: list[Event] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [event for call in self.calls for event in call.events()]
 
     @property
     def hits(self) -> int:
-        return sum(1 for e in self.events if e.operation == "get" and e.hit)
+        return sum(1 for e in self.events if e.operation in READS and e.hit)
 
     @property
     def misses(self) -> int:
-        return sum(1 for e in self.events if e.operation == "get" and e.hit is False)
+        return sum(1 for e in self.events if e.operation in READS and e.hit is False)
 
     @property
     def sets(self) -> int:
-        return sum(1 for e in self.events if e.operation in ("set", "add"))
+        """Writes per key: set, add, set_many, and a get_or_set that missed (it stored)."""
+        return sum(
+            1
+            for e in self.events
+            if e.operation in WRITES or (e.operation == "get_or_set" and e.hit is False)
+        )
 
     @property
     def deletes(self) -> int:
-        return sum(1 for e in self.events if e.operation == "delete")
+        return sum(1 for e in self.events if e.operation in DELETES)
 
     @property
     def keys(self) -> set[str]:
@@ -64,17 +89,20 @@ class AliasCalls:
         return {e.key for e in self.events if e.key}
 
     def count(self, operation: str) -> int:
-        return sum(1 for e in self.events if e.operation == operation)
+        """How many ``operation`` calls were made (a get_many of 3 keys is one)."""
+        return sum(1 for call in self.calls if call.operation == operation)
 
     def describe(self) -> str:
-        lines = [f"  {e.operation}({e.key!r})" + _outcome(e) for e in self.events]
+        lines = [f"  {_describe_call(call)}" for call in self.calls]
         return f"{self.alias}: " + (("\n" + "\n".join(lines)) if lines else "no calls")
 
 
-def _outcome(event: Event) -> str:
-    if event.operation == "get":
-        return " -> hit" if event.hit else " -> miss"
-    return ""
+def _describe_call(call: Call) -> str:
+    keys = ", ".join(repr(key) for key in call.keys)
+    text = f"{call.operation}({keys})"
+    if call.operation in READS:
+        text += " -> " + ", ".join("hit" if hit else "miss" for hit in call.hits)
+    return text + (" [internal]" if call.internal else "")
 
 
 class CacheCalls:
@@ -87,14 +115,9 @@ class CacheCalls:
     def __getitem__(self, alias: str) -> AliasCalls:
         return self.by_alias[alias]
 
-    def _add(self, alias: str, operation: str, keys: Iterable[Any], hits: Iterable[Any]) -> None:
-        single = _PER_KEY.get(operation, operation)
+    def _add(self, alias: str, call: Call) -> None:
         with self._lock:
-            record = self.by_alias[alias].events
-            if operation == "clear":
-                record.append(Event("clear", "", None))
-            for key, hit in zip(keys, hits, strict=False):
-                record.append(Event(single, str(key), hit))
+            self.by_alias[alias].calls.append(call)
 
     @property
     def events(self) -> list[Event]:
@@ -137,121 +160,36 @@ class CacheCalls:
         return wrong
 
 
-_depth = threading.local()
-_MISSING = object()
-
-
-def _wrap(cache: Any, alias: str, calls: CacheCalls) -> Callable[[], None]:
-    """Shadow the cache's methods on the instance; returns the undo."""
-
-    def outermost(name: str, body: Callable[..., Any]) -> Callable[..., Any]:
-        original = getattr(cache, name)
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            depth = getattr(_depth, "value", 0)
-            if depth:
-                return original(*args, **kwargs)
-            _depth.value = 1
-            try:
-                return body(original, *args, **kwargs)
-            finally:
-                _depth.value = 0
-
-        return wrapper
-
-    def get(original: Any, key: Any, default: Any = None, version: Any = None) -> Any:
-        value = original(key, _MISSING, version=version)
-        calls._add(alias, "get", [key], [value is not _MISSING])
-        return default if value is _MISSING else value
-
-    def get_many(original: Any, keys: Iterable[Any], version: Any = None) -> Any:
-        keys = list(keys)
-        found = original(keys, version=version)
-        calls._add(alias, "get_many", keys, [key in found for key in keys])
-        return found
-
-    def writer(operation: str) -> Callable[..., Any]:
-        def body(original: Any, key: Any, *args: Any, **kwargs: Any) -> Any:
-            result = original(key, *args, **kwargs)
-            hit = result if operation in ("touch", "delete", "has_key") else None
-            calls._add(alias, operation, [key], [hit])
-            return result
-
-        return body
-
-    def many(operation: str) -> Callable[..., Any]:
-        def body(original: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
-            keys = list(data)
-            result = original(data if operation == "set_many" else keys, *args, **kwargs)
-            calls._add(alias, operation, keys, [None] * len(keys))
-            return result
-
-        return body
-
-    def incr(original: Any, key: Any, delta: int = 1, version: Any = None) -> Any:
-        result = original(key, delta, version=version)
-        calls._add(alias, "incr", [key], [True])
-        return result
-
-    def clear(original: Any) -> Any:
-        original()
-        calls._add(alias, "clear", [], [])
-
-    bodies: dict[str, Callable[..., Any]] = {
-        "get": get,
-        "get_many": get_many,
-        "set": writer("set"),
-        "add": writer("add"),
-        "touch": writer("touch"),
-        "delete": writer("delete"),
-        "has_key": writer("has_key"),
-        "set_many": many("set_many"),
-        "delete_many": many("delete_many"),
-        "incr": incr,
-        "clear": clear,
-    }
-    for name, body in bodies.items():
-        setattr(cache, name, outermost(name, body))
-    # decr and get_or_set are left alone: BaseCache builds them on incr, get and add, which are
-    # counted, exactly as DiskCache reports them.
-
-    def undo() -> None:
-        for name in bodies:
-            cache.__dict__.pop(name, None)
-
-    return undo
-
-
 @contextmanager
-def record_cache_calls(*aliases: str, expect: dict[str, Any] | None = None) -> Iterator[CacheCalls]:
-    """Record the operations on ``aliases`` (every alias when none is named) in this block.
+def record_cache_calls(
+    *aliases: str, expect: dict[str, Any] | None = None, internal: bool = False
+) -> Iterator[CacheCalls]:
+    """Record the calls on ``aliases`` (every alias when none is named) in this block.
 
-    With ``expect`` (e.g. ``{"hits": 1, "sets": 0}``) the block fails with an AssertionError
-    listing every recorded call when a figure differs.
+    Calls from every thread of the process are recorded (a live server's included).
+    ``internal=True`` also records the calls libraries make for their own bookkeeping (inside
+    :func:`diskcache_admin.instrumentation.internal_calls`). With ``expect`` (e.g.
+    ``{"hits": 1, "sets": 0}``) the block fails with an AssertionError listing every recorded
+    call when a figure differs.
     """
     from django.conf import settings
     from django.core.cache import caches
 
-    from diskcache_admin.backend import DiskCache
-
     names = list(aliases) or list(settings.CACHES)
+    wanted = set(names)
     calls = CacheCalls(names)
-    disk: dict[int, str] = {}
-    with ExitStack() as stack:
-        for alias in names:
-            cache = caches[alias]
-            if isinstance(cache, DiskCache):
-                disk[id(cache)] = alias
-            else:
-                stack.callback(_wrap(cache, alias, calls))
-        if disk:
+    instrumentation.install_connection_hook()
+    for alias in names:
+        instrumentation.instrument(caches[alias], alias)
 
-            def observer(call: instrumentation.CacheCall) -> None:
-                alias = disk.get(id(call.backend))
-                if alias is not None:
-                    calls._add(alias, call.operation, call.keys, call.hits)
+    def observer(call: instrumentation.CacheCall) -> None:
+        if call.internal and not internal:
+            return
+        alias = call.alias or instrumentation.alias_of(call.backend)
+        if alias in wanted:
+            calls._add(alias, Call(call.operation, call.keys, call.hits, call.internal))
 
-            stack.enter_context(instrumentation.observe(observer))
+    with instrumentation.observe(observer, every_thread=True):
         yield calls
     if expect:
         wrong = calls.mismatches(expect)

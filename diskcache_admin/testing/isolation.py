@@ -1,10 +1,13 @@
 """The core of cache isolation, shared by the Django runner and the pytest plugin.
 
-``swap`` replaces every alias, through ``override_settings`` (so every thread and the live
-server see it), by a private store: DiskCache aliases by DiskCache in a fresh temporary
-directory, every other backend by LocMemCache with a LOCATION unique to run, worker and alias.
-``clear`` keeps the configured backends and empties them before each test, but only those that
-are provably test-only; any other alias stops the run before a single key is touched.
+``swap`` replaces the aliases that can hold data, through ``override_settings`` (so every
+thread and the live server see it), by a private store: DiskCache aliases by DiskCache in a
+fresh temporary directory, the other backends Django ships by LocMemCache with a LOCATION unique
+to run, worker and alias. DummyCache (it holds nothing) and classes this app does not know are
+left as configured unless the test settings declare otherwise.
+``clear`` keeps the configured backends and empties them before each test, but only those the
+run can prove to be its own: created by the run, marked by an earlier test run, or declared in
+the test settings; any other alias stops the run before a single key is touched.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import ipaddress
 import os
 import re
 import shutil
+import stat
 import tempfile
 import uuid
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -23,13 +28,20 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 from django.utils.module_loading import import_string
 
+from diskcache_admin.inspection.kinds import Kind, kind_of_config
+
 MODES = ("swap", "clear", "off")
-SCOPES = ("database", "prefix")
+# What DISKCACHE_ADMIN_TEST_CACHES may say about an alias (see docs/testing.rst).
+DECLARATIONS = ("database", "prefix", "directory", "swap", "keep")
+# The marker a test run leaves in a FileBasedCache directory it may clear again (DiskCache
+# writes its own through DiskCache.mark_as_test_store()). FileBasedCache only ever lists, culls
+# and deletes ``*.djcache`` files, so the marker survives its clear().
+FILEBASED_MARKER = "diskcache-admin-test-store"
 
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
-DISKCACHE = "diskcache_admin.backend.DiskCache"
 # Settings that shape how code under test sees the cache; a swapped alias keeps them.
 KEPT_TOP_LEVEL = ("KEY_PREFIX", "VERSION", "KEY_FUNCTION", "TIMEOUT")
 KEPT_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
@@ -37,8 +49,12 @@ KEPT_OPTIONS = ("MAX_ENTRIES", "CULL_FREQUENCY")
 Unblock = Callable[[], AbstractContextManager[Any]]
 
 
-class UnsafeCacheError(ImproperlyConfigured):
-    """``clear`` mode met an alias it cannot prove to be test-only; nothing was touched."""
+class UnsafeCacheError(CommandError, ImproperlyConfigured):
+    """``clear`` mode met an alias it cannot prove to be the run's own; nothing was touched.
+
+    A CommandError, so ``manage.py test`` prints the message and exits with status 1 instead
+    of showing a traceback (the pytest plugin turns it into a usage error).
+    """
 
 
 def check_mode(mode: str, source: str) -> str:
@@ -49,55 +65,29 @@ def check_mode(mode: str, source: str) -> str:
     return mode
 
 
-def safe_caches() -> dict[str, str]:
-    """``DISKCACHE_ADMIN_TEST_SAFE_CACHES`` validated: alias -> "database" | "prefix"."""
+def declared_caches() -> dict[str, str]:
+    """``DISKCACHE_ADMIN_TEST_CACHES`` (and its deprecated old name) validated."""
     from diskcache_admin.conf import conf
 
-    marked = conf.TEST_SAFE_CACHES
-    for alias, scope in marked.items():
-        if scope not in SCOPES:
+    declared = conf.TEST_SAFE_CACHES
+    if declared:
+        warnings.warn(
+            "DISKCACHE_ADMIN_TEST_SAFE_CACHES is deprecated: rename it "
+            "DISKCACHE_ADMIN_TEST_CACHES (the values are the same).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    declared.update(conf.TEST_CACHES)
+    for alias, scope in declared.items():
+        if scope not in DECLARATIONS:
             raise ImproperlyConfigured(
-                f"DISKCACHE_ADMIN_TEST_SAFE_CACHES[{alias!r}] must be 'database' or 'prefix', "
-                f"not {scope!r}."
+                f"DISKCACHE_ADMIN_TEST_CACHES[{alias!r}] must be one of "
+                f"{', '.join(repr(d) for d in DECLARATIONS)}, not {scope!r}."
             )
-    return marked
+    return declared
 
 
 # -- backends --------------------------------------------------------------------------------
-
-
-def _backend_class(config: Mapping[str, Any]) -> type | None:
-    try:
-        cls = import_string(str(config.get("BACKEND", "")))
-    except ImportError:
-        return None
-    return cls if isinstance(cls, type) else None
-
-
-def _is(cls: type | None, dotted: str) -> bool:
-    """``cls`` is (a subclass of) the class at ``dotted``, without importing optional packages."""
-    if cls is None:
-        return False
-    return any(f"{base.__module__}.{base.__qualname__}" == dotted for base in cls.__mro__)
-
-
-def backend_kind(config: Mapping[str, Any]) -> str:
-    """One word for the family of the alias's backend; ``other`` for anything unknown."""
-    cls = _backend_class(config)
-    families = (
-        ("diskcache", DISKCACHE),
-        ("locmem", LOCMEM),
-        ("dummy", "django.core.cache.backends.dummy.DummyCache"),
-        ("filebased", "django.core.cache.backends.filebased.FileBasedCache"),
-        ("database", "django.core.cache.backends.db.DatabaseCache"),
-        ("redis", "django.core.cache.backends.redis.RedisCache"),
-        ("redis", "django_redis.cache.RedisCache"),
-        ("memcached", "django.core.cache.backends.memcached.BaseMemcachedCache"),
-    )
-    for kind, dotted in families:
-        if _is(cls, dotted):
-            return kind
-    return "other"
 
 
 def _location_text(config: Mapping[str, Any]) -> str:
@@ -125,9 +115,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _server_host(kind: str, server: str) -> str | None:
+def _server_host(kind: Kind, server: str) -> str | None:
     """The host a server string points at; ``None`` for a local Unix socket."""
-    if kind == "redis":
+    if kind.is_redis:
         parts = urlsplit(server if "://" in server else f"redis://{server}")
         return None if parts.scheme == "unix" else (parts.hostname or "")
     if server.startswith(("unix:", "/")):
@@ -142,24 +132,73 @@ def _redis_db(server: str) -> str:
     return db or "0"
 
 
-# -- clear mode: proving an alias is test-only -----------------------------------------------
+# -- clear mode: proving an alias is the run's own ------------------------------------------
 
 
-def _under(path: str, root: str) -> bool:
-    real, base = os.path.realpath(path), os.path.realpath(root)
-    return real != base and os.path.commonpath([real, base]) == base
+def _is_regular_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
-def clear_plan(
-    alias: str, config: Mapping[str, Any], marked: Mapping[str, str], temp_root: str
-) -> str:
+def _directory_refusal(kind: Kind, alias: str, config: Mapping[str, Any]) -> str | None:
+    """Why the directory of a DiskCache/FileBased alias is not provably the run's own, or None.
+
+    Its own: it does not exist yet (the run creates it), or it holds no entry, or a test run
+    marked it. Its location proves nothing: a developer's cache can live under the system
+    temporary directory, and a relative LOCATION depends on the current directory.
+    """
+    location = str(config.get("LOCATION", ""))
+    if not location:
+        return "it has no LOCATION"
+    if not os.path.isabs(location):
+        return "its LOCATION is relative, so the directory it names depends on where the run starts"
+    try:
+        info = os.lstat(location)
+    except FileNotFoundError:
+        return None  # the run creates it, and marks it
+    except OSError as exc:
+        return f"its directory cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        return "its LOCATION is a symbolic link or not a directory"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return "its directory belongs to another user"
+    if kind is Kind.DISKCACHE:
+        from diskcache_admin.inspection.diskcache import DiskCacheAdapter
+
+        cache = _build(config)
+        if cache.is_test_store():
+            return None
+        entries = DiskCacheAdapter(alias, cache, dict(config)).stats().entries
+    else:
+        if _is_regular_file(os.path.join(location, FILEBASED_MARKER)):
+            return None
+        entries = sum(1 for name in os.listdir(location) if name.endswith(".djcache"))
+    if entries == 0:
+        return None
+    return (
+        f"its directory holds {entries} entr{'y' if entries == 1 else 'ies'} and no test run "
+        "marked it, so it may be a developer's cache (a location, even under the system "
+        "temporary directory, proves nothing)"
+    )
+
+
+def _disk_marker() -> str:
+    from diskcache_admin.backend import DiskCache
+
+    return DiskCache.TEST_MARKER
+
+
+def clear_plan(alias: str, config: Mapping[str, Any], declared: Mapping[str, str]) -> str:
     """How ``clear`` mode may empty ``alias``, or :class:`UnsafeCacheError` saying why not.
 
     Returns ``clear`` (the backend's own clear()), ``prefix`` (delete the keys under KEY_PREFIX
     only), ``database`` (clear only while the test database is active) or ``nothing``.
     """
-    kind = backend_kind(config)
+    kind = kind_of_config(config)
     where = _location_text(config) or "(no LOCATION)"
+    scope = declared.get(alias)
 
     def refuse(why: str, fix: str) -> UnsafeCacheError:
         return UnsafeCacheError(
@@ -169,23 +208,28 @@ def clear_plan(
             "alias by a private store and never touches the configured one."
         )
 
-    if kind == "locmem":
-        return "clear"
-    if kind == "dummy":
+    if scope == "keep":
         return "nothing"
-    if kind in ("diskcache", "filebased"):
-        location = str(config.get("LOCATION", ""))
-        if location and _under(location, temp_root):
+    if kind is Kind.LOCMEM:
+        return "clear"
+    if kind is Kind.DUMMY:
+        return "nothing"
+    if kind.is_on_disk:
+        if scope == "directory":
+            return "clear"
+        why = _directory_refusal(kind, alias, config)
+        if why is None:
             return "clear"
         raise refuse(
-            f"its directory is not under the system temporary directory ({temp_root}), so it "
-            "may hold a developer's or production data",
-            "point LOCATION at a directory made by tempfile.mkdtemp() in your test settings",
+            why,
+            "give the tests a directory of their own (one that does not exist yet: the run "
+            "creates and marks it), or declare this one test-only with "
+            f"DISKCACHE_ADMIN_TEST_CACHES = {{{alias!r}: 'directory'}}",
         )
-    if kind == "database":
+    if kind is Kind.DATABASE:
         return "database"
-    if kind in ("redis", "memcached"):
-        scope = marked.get(alias)
+    if kind.is_redis or kind is Kind.MEMCACHED:
+        # (scope is the declaration read above)
         for server in _servers(config):
             host = _server_host(kind, server)
             if host is not None and not _is_loopback(host):
@@ -195,16 +239,16 @@ def clear_plan(
                     "run a test-only server on 127.0.0.1 (or a Unix socket) for the tests",
                 )
         example = f"{{{alias!r}: 'database'}}"
-        if scope is None:
+        if scope not in ("database", "prefix"):
             raise refuse(
                 "a server on this machine may still be the one your development server uses, "
-                "and DISKCACHE_ADMIN_TEST_SAFE_CACHES does not mark this alias as test-only",
+                "and DISKCACHE_ADMIN_TEST_CACHES does not declare this alias test-only",
                 f"give the tests their own Redis database number (or memcached instance) and set "
-                f"DISKCACHE_ADMIN_TEST_SAFE_CACHES = {example}, or give them their own KEY_PREFIX "
-                f"and mark the alias 'prefix' (Redis only)",
+                f"DISKCACHE_ADMIN_TEST_CACHES = {example}, or give them their own KEY_PREFIX "
+                f"and declare the alias 'prefix' (Redis only)",
             )
         if scope == "prefix":
-            if kind != "redis":
+            if not kind.is_redis:
                 raise refuse(
                     "memcached cannot list keys, so it cannot be emptied by prefix",
                     f"mark it 'database' ({example}) only if the whole server is test-only",
@@ -212,14 +256,15 @@ def clear_plan(
             if not config.get("KEY_PREFIX") or config.get("KEY_FUNCTION"):
                 raise refuse(
                     "'prefix' needs a non-empty KEY_PREFIX and Django's default KEY_FUNCTION, so "
-                    "that the alias's keys are exactly those starting with 'KEY_PREFIX:'",
+                    "that the alias's keys are exactly those its key function makes for it",
                     "set a KEY_PREFIX used only by the tests",
                 )
             return "prefix"
         return "clear"
     raise refuse(
-        f"the backend is not one whose locations can be checked ({kind})",
-        "use swap mode for it, or test with a LocMem/DiskCache alias",
+        f"the backend is not one whose locations can be checked ({kind.value})",
+        f"declare it DISKCACHE_ADMIN_TEST_CACHES = {{{alias!r}: 'keep'}} to leave it alone, use "
+        "swap mode, or test with a LocMem/DiskCache alias",
     )
 
 
@@ -231,12 +276,22 @@ def _safe_name(alias: str) -> str:
 
 
 def swap_config(
-    alias: str, config: Mapping[str, Any], root: str, run_id: str, worker: str
-) -> dict[str, Any]:
-    """The private replacement for one alias (see the module docstring)."""
+    alias: str,
+    config: Mapping[str, Any],
+    root: str,
+    run_id: str,
+    worker: str,
+    declaration: str | None = None,
+) -> dict[str, Any] | None:
+    """The private replacement for one alias, or None when it is left as configured."""
+    kind = kind_of_config(config)
+    if declaration == "keep" or kind is Kind.DUMMY:
+        return None  # DummyCache holds nothing: nothing to isolate, nothing to change
+    if kind is Kind.OTHER and declaration != "swap":
+        return None  # what a class we do not know promises (per thread?) is not ours to change
     new: dict[str, Any] = {key: config[key] for key in KEPT_TOP_LEVEL if key in config}
     options: Mapping[str, Any] = config.get("OPTIONS") or {}
-    if backend_kind(config) == "diskcache":
+    if kind is Kind.DISKCACHE:
         new["BACKEND"] = config["BACKEND"]
         new["LOCATION"] = os.path.join(root, _safe_name(alias))
         # DiskCache's own OPTIONS (size limit, serializer...) change behaviour: keep them all.
@@ -263,20 +318,10 @@ class IsolatedAlias:
 
 
 def _empty_prefix(cache: Any) -> None:
-    client_owner = getattr(cache, "client", None)
-    if client_owner is not None and hasattr(client_owner, "get_client"):  # django-redis
-        client = client_owner.get_client(write=True)
-    else:
-        client = cache._cache.get_client(write=True)
-    pattern = re.sub(r"([*?\[\]\\])", r"\\\1", str(cache.key_prefix)) + ":*"
-    batch: list[Any] = []
-    for key in client.scan_iter(match=pattern, count=500):
-        batch.append(key)
-        if len(batch) >= 500:
-            client.unlink(*batch)
-            batch.clear()
-    if batch:
-        client.unlink(*batch)
+    # Exactly the alias's own keys, matched the way the admin's "clear" matches them.
+    from diskcache_admin.inspection.redis import delete_alias_keys
+
+    delete_alias_keys(cache)
 
 
 def _build(config: Mapping[str, Any]) -> Any:
@@ -307,8 +352,12 @@ class Isolation:
         worker: str = "main",
         root_parent: str | None = None,
         original_caches: Mapping[str, Mapping[str, Any]] | None = None,
+        shared: bool = False,
     ) -> None:
         self.mode = check_mode(mode, "The cache isolation mode")
+        # True in a pytest-xdist worker: its siblings use the same configured directories, so
+        # the controller, not the first worker to finish, removes what the run created.
+        self.shared = shared
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.worker = _safe_name(worker)
         self.root_parent = root_parent
@@ -323,33 +372,78 @@ class Isolation:
         self.per_test = True
         self._override: Any = None
         self._stores: dict[str, Any] = {}
+        # Directories clear mode created for the run (removed again when it stops).
+        self._created: list[str] = []
+        # Clear mode: on-disk LOCATIONs that did not exist when check() ran.
+        self.missing_at_check: list[str] = []
 
     # -- life cycle ------------------------------------------------------------------------
 
-    def check(self) -> None:
-        """Raise :class:`UnsafeCacheError` now if ``clear`` mode would refuse an alias."""
-        if self.mode == "clear":
-            marked, temp_root = safe_caches(), tempfile.gettempdir()
-            for alias, config in self.original_caches.items():
-                clear_plan(alias, config, marked, temp_root)
+    def check(self) -> dict[str, str]:
+        """Raise :class:`UnsafeCacheError` now if ``clear`` mode would refuse an alias.
+
+        Returns how each alias would be emptied (clear mode; empty otherwise).
+        """
+        if self.mode != "clear":
+            return {}
+        declared = declared_caches()
+        plans: dict[str, str] = {}
+        refusals: list[str] = []
+        self.missing_at_check = []
+        for alias, config in self.original_caches.items():
+            location = str(config.get("LOCATION", ""))
+            if kind_of_config(config).is_on_disk and location and not os.path.lexists(location):
+                self.missing_at_check.append(location)
+            try:
+                plans[alias] = clear_plan(alias, config, declared)
+            except UnsafeCacheError as exc:
+                refusals.append(str(exc))
+        if refusals:
+            # Every refused alias at once, so one fix-and-rerun is enough.
+            raise UnsafeCacheError("\n\n".join(refusals))
+        return plans
 
     def start(self) -> Isolation:
         """Swap the caches in (swap) or check every alias (clear); idempotent."""
         if self.active or self.mode == "off":
             return self
         if self.mode == "clear":
-            marked, temp_root = safe_caches(), tempfile.gettempdir()
+            # Every alias is checked before any is touched: one refusal and nothing changed.
+            plans = self.check()
+            declared = declared_caches()
             for alias, config in self.original_caches.items():
-                how = clear_plan(alias, config, marked, temp_root)
+                backend = str(config.get("BACKEND"))
+                how = plans[alias]
                 self.aliases[alias] = IsolatedAlias(
-                    alias, str(config.get("BACKEND")), str(config.get("BACKEND")),
-                    _location_text(config), how,
-                )  # fmt: skip
+                    alias, backend, backend, _location_text(config), how
+                )
+                location = str(config.get("LOCATION", ""))
+                on_disk = kind_of_config(config).is_on_disk
+                missing = location and not os.path.lexists(location)
+                if on_disk and how == "clear" and missing and not self.shared:
+                    self._created.append(location)  # before FileBasedCache() makes it
                 self._stores[alias] = _build(config)
+                if how == "clear" and declared.get(alias) != "directory":
+                    self._mark(alias, config)
         else:
             self._swap()
         self.active = True
         return self
+
+    def _mark(self, alias: str, config: Mapping[str, Any]) -> None:
+        """Label a DiskCache/FileBased directory as the run's, creating it when missing."""
+        kind = kind_of_config(config)
+        if not kind.is_on_disk:
+            return
+        location = str(config["LOCATION"])
+        if kind is Kind.DISKCACHE:
+            self._stores[alias].mark_as_test_store(self.run_id)
+            return
+        os.makedirs(location, mode=0o700, exist_ok=True)
+        path = os.path.join(location, FILEBASED_MARKER)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"Made by the test run {self.run_id} of diskcache_admin.testing.\n")
 
     def _swap(self) -> None:
         # Imported for its receiver: it resets the ``caches`` handler on setting_changed.
@@ -362,13 +456,24 @@ class Isolation:
             self.root = tempfile.mkdtemp(prefix=prefix, dir=self.root_parent)
         else:
             self.root = tempfile.mkdtemp(prefix=prefix)
+        declared = declared_caches()
         swapped = {}
         for alias, config in self.original_caches.items():
-            new = swap_config(alias, config, self.root, self.run_id, self.worker)
+            backend = str(config.get("BACKEND"))
+            new = swap_config(
+                alias, config, self.root, self.run_id, self.worker, declared.get(alias)
+            )
+            if new is None:
+                # Left as configured; a copy, so that override_settings resets its objects too.
+                swapped[alias] = dict(config)
+                self.aliases[alias] = IsolatedAlias(
+                    alias, backend, backend, _location_text(config), "nothing"
+                )
+                continue
             swapped[alias] = new
             self._stores[alias] = _build(new)
             self.aliases[alias] = IsolatedAlias(
-                alias, str(config.get("BACKEND")), new["BACKEND"], new["LOCATION"], "clear"
+                alias, backend, new["BACKEND"], new["LOCATION"], "clear"
             )
         self._override = override_settings(CACHES=swapped)
         self._override.enable()
@@ -397,12 +502,15 @@ class Isolation:
             return
         self.active = False
         if self._override is None:
+            self._remove_created()
             return
         from django.core.cache.backends import locmem
 
         self._override.disable()
         self._override = None
         for entry in self.aliases.values():
+            if entry.how == "nothing":
+                continue
             if entry.backend == LOCMEM:
                 # LocMem stores are module-global and keyed by LOCATION: drop ours for good.
                 for registry in ("_caches", "_expire_info", "_locks"):
@@ -416,13 +524,43 @@ class Isolation:
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def remove_created_by_workers(self) -> None:
+        """A parallel run's controller: remove the directories that did not exist when it
+        checked them and that a worker of this run then created and marked."""
+        for location in self.missing_at_check:
+            marked = _is_regular_file(os.path.join(location, FILEBASED_MARKER)) or (
+                _is_regular_file(os.path.join(location, _disk_marker()))
+            )
+            if marked and not os.path.islink(location):
+                shutil.rmtree(location, ignore_errors=True)
+        self.missing_at_check.clear()
+
+    def _remove_created(self) -> None:
+        """Clear mode: remove the directories the run itself created, and nothing else."""
+        for alias, entry in self.aliases.items():
+            store = getattr(self._stores.get(alias), "_store", None)
+            if store is not None and entry.location in self._created:
+                store.flush()
+                store.db.close()
+        self._stores.clear()
+        for location in self._created:
+            shutil.rmtree(location, ignore_errors=True)
+        self._created.clear()
+
     def describe(self) -> str:
         """One line for a report header."""
         if self.mode == "off":
             return "off (no alias isolated)"
-        names = ", ".join(self.original_caches) or "none"
-        count = len(self.original_caches)
-        return f"{self.mode} ({count} alias{'es' if count != 1 else ''} isolated: {names})"
+        isolated = [a for a, entry in self.aliases.items() if entry.how != "nothing"]
+        if not self.aliases:  # not started (an xdist controller): what the workers will do
+            isolated = list(self.original_caches)
+        kept = [a for a in self.original_caches if a not in isolated]
+        count = len(isolated)
+        text = f"{self.mode} ({count} alias{'es' if count != 1 else ''} isolated: "
+        text += (", ".join(isolated) or "none") + ")"
+        if kept:
+            text += f"; left as configured: {', '.join(kept)}"
+        return text
 
 
 # The isolation of this process, so per-test hooks in results and workers can find it.

@@ -1,8 +1,12 @@
 """pytest plugin (``pytest11`` entry point): cache isolation for every test of a Django project.
 
 It is loaded in every pytest run once the package is installed, so it imports Django only
-when a session starts with Django settings available, and in ``off`` mode it does nothing but
-print its header line. The per-test fixture is registered only when a mode is active.
+when a session starts with Django settings available. It acts only for projects that asked for
+it: ``diskcache_admin`` in ``INSTALLED_APPS``, ``DISKCACHE_ADMIN_TEST_ISOLATION`` in the
+settings, or ``--cache-isolation`` on the command line; otherwise its header line says
+``inactive`` and why. ``-p no:diskcache_admin`` does not load it at all. In ``off`` mode it does
+nothing but print its header line; the per-test fixture is registered only when a mode is
+active.
 """
 
 from __future__ import annotations
@@ -77,12 +81,22 @@ def _django_settings_available() -> bool:
     return True
 
 
+def _installed() -> bool:
+    from django.conf import settings
+
+    return any(
+        app == "diskcache_admin" or str(app).startswith("diskcache_admin.apps.")
+        for app in settings.INSTALLED_APPS
+    )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     state = config.stash[_STATE]
     if not _django_settings_available():
         state.reason = "inactive (Django settings are not configured)"
         return
+    from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
     from diskcache_admin.conf import conf
@@ -90,6 +104,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from . import isolation
 
     option = config.getoption("cache_isolation", None)
+    explicit = hasattr(settings, "DISKCACHE_ADMIN_TEST_ISOLATION")
+    if not (option or explicit or _installed()):
+        # A project that only uses the backend did not ask for its caches to be swapped.
+        state.reason = (
+            "inactive (diskcache_admin is not in INSTALLED_APPS and "
+            "DISKCACHE_ADMIN_TEST_ISOLATION is not set)"
+        )
+        return
     mode = option or conf.TEST_ISOLATION
     state.source = "--cache-isolation" if option else "DISKCACHE_ADMIN_TEST_ISOLATION"
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
@@ -97,7 +119,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     worker = str(workerinput["workerid"]) if workerinput else "main"
     try:
         isolation.check_mode(mode, state.source)
-        state.isolation = isolation.Isolation(mode, run_id=run_id, worker=worker)
+        state.isolation = isolation.Isolation(
+            mode, run_id=run_id, worker=worker, shared=workerinput is not None
+        )
         # Refuse before any test, and before xdist starts its workers.
         state.isolation.check()
     except ImproperlyConfigured as exc:
@@ -119,7 +143,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_STATE, None)
-    if state is None or state.isolation is None or not state.isolation.active:
+    if state is None or state.isolation is None:
+        return
+    if session.config.pluginmanager.hasplugin("dsession"):
+        # The xdist controller: its workers are done with the directories they created.
+        state.isolation.remove_created_by_workers()
+        return
+    if not state.isolation.active:
         return
     from . import isolation
 
@@ -179,11 +209,12 @@ def cache_calls() -> Callable[..., AbstractContextManager[CacheCalls]]:
         sets: int | None = None,
         deletes: int | None = None,
         keys: set[str] | None = None,
+        internal: bool = False,
     ) -> Iterator[CacheCalls]:
         from .calls import record_cache_calls
 
         expect = {"hits": hits, "misses": misses, "sets": sets, "deletes": deletes, "keys": keys}
-        with record_cache_calls(*aliases, expect=expect) as calls:
+        with record_cache_calls(*aliases, expect=expect, internal=internal) as calls:
             yield calls
 
     return record

@@ -157,9 +157,9 @@ class CacheCallsAssertionsMixin:
     """``assertCacheCalls`` and ``recordCacheCalls`` for any unittest TestCase."""
 
     @contextmanager
-    def recordCacheCalls(self, *aliases: str) -> Iterator[CacheCalls]:
-        """Record the cache operations of the block (see :func:`record_cache_calls`)."""
-        with record_cache_calls(*aliases) as calls:
+    def recordCacheCalls(self, *aliases: str, internal: bool = False) -> Iterator[CacheCalls]:
+        """Record the cache calls of the block (see :func:`record_cache_calls`)."""
+        with record_cache_calls(*aliases, internal=internal) as calls:
             yield calls
 
     @contextmanager
@@ -171,10 +171,11 @@ class CacheCallsAssertionsMixin:
         sets: int | None = None,
         deletes: int | None = None,
         keys: set[str] | None = None,
+        internal: bool = False,
     ) -> Iterator[CacheCalls]:
         """Fail unless the block made exactly these cache calls (``None`` = not checked)."""
         expect = {"hits": hits, "misses": misses, "sets": sets, "deletes": deletes, "keys": keys}
-        with record_cache_calls(*aliases, expect=expect) as calls:
+        with record_cache_calls(*aliases, expect=expect, internal=internal) as calls:
             yield calls
 
 

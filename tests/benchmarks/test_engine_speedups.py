@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import os
 import sqlite3
 import threading
@@ -10,18 +9,14 @@ from typing import Any
 
 import pytest
 
-from diskcache_admin.engine import Codec, KeyParts, Store
-from diskcache_admin.engine import store as store_module
-from diskcache_admin.engine.codec import _HmacSha256
+from diskcache_admin.engine import Codec, KeyParts, Store, statistics
 from diskcache_admin.engine.connection import WRITE_LOCK_NAME
 
 
 @pytest.fixture
 def store(tmp_cache_dir: str) -> Any:
     yield Store(tmp_cache_dir, Codec([b"speedups-key"]), max_entries=None, size_limit=None)
-    shared = store_module._registry.pop(os.path.realpath(tmp_cache_dir), None)
-    if shared is not None:
-        shared.db.close()
+    statistics.forget(tmp_cache_dir)
 
 
 def entry_columns(store: Store, key: str) -> tuple[Any, ...]:
@@ -43,21 +38,27 @@ def counters(store: Store) -> tuple[int, int]:
 
 @pytest.mark.parametrize("key_length", [0, 1, 32, 64, 65, 200])
 @pytest.mark.parametrize("message_length", [0, 100, 70_000])
-def test_precomputed_hmac_is_exactly_hmac_sha256(key_length: int, message_length: int) -> None:
+def test_precomputed_keyed_hash_signs_like_a_fresh_codec(
+    key_length: int, message_length: int
+) -> None:
+    # The codec copies a keyed state set up once: the copy must not carry one message's bytes
+    # into the next signature.
     secret, message = os.urandom(key_length), os.urandom(message_length)
+    codec = Codec([secret])
+    codec.sign_message(b"an earlier message")
 
-    assert _HmacSha256(secret).digest(message) == hmac.digest(secret, message, "sha256")
+    assert codec.sign_message(message) == Codec([secret]).sign_message(message)
+    assert codec.sign_message(message) != Codec([secret + b"x"]).sign_message(message)
 
 
 def test_a_value_signed_with_a_fallback_key_still_verifies() -> None:
-    old = Codec([b"old-key"])
-    mode, payload = old.dumps(":1:k", {"a": 1})
-    signature = old.sign(":1:k", mode, payload)
+    fields = (":1:k", "k", "", 1, None, None, 1, 3, b"abc")
+    signature = Codec([b"old-key"]).sign(*fields)
 
     rotated = Codec([b"new-key", b"old-key"])
 
-    assert rotated.verify(":1:k", mode, payload, signature)
-    assert not Codec([b"new-key"]).verify(":1:k", mode, payload, signature)
+    assert rotated.verify(signature, *fields)
+    assert not Codec([b"new-key"]).verify(signature, *fields)
 
 
 def test_an_overwrite_with_other_key_parts_stores_the_new_parts(store: Store) -> None:
@@ -98,7 +99,7 @@ def test_writes_go_on_when_the_lock_file_cannot_be_opened(tmp_cache_dir: str) ->
     assert store.set("k", KeyParts("k"), 1, None)
 
     assert store.get("k") == 1
-    store_module._registry.pop(os.path.realpath(tmp_cache_dir)).db.close()
+    statistics.forget(tmp_cache_dir)
 
 
 def test_threads_writing_at_once_lose_no_write(store: Store) -> None:

@@ -17,6 +17,9 @@ from diskcache_admin import audit
 # This package's own Redis database (each test package has its own); keys carry a per-worker prefix.
 REDIS_DB = 3
 BACKENDS = ("diskcache", "locmem", "redis")
+# The backends another process can change: LocMem lives in one process, so the command
+# refuses to change it (tests/cli/test_process_local.py).
+SHARED_BACKENDS = ("diskcache", "redis")
 
 
 @dataclass
@@ -93,6 +96,16 @@ def redis_prefix(worker_id_suffix: str) -> Iterator[str]:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_cache_dir: str) -> Iterator[str]:
     """Runs the test on each backend, configured as CACHES 'default' (plus a LocMem 'spare')."""
+    yield from configured(request, tmp_cache_dir)
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def shared_backend(request: pytest.FixtureRequest, tmp_cache_dir: str) -> Iterator[str]:
+    """Like ``backend``, on the backends the command may change."""
+    yield from configured(request, tmp_cache_dir)
+
+
+def configured(request: pytest.FixtureRequest, tmp_cache_dir: str) -> Iterator[str]:
     kind: str = request.param
     prefix = ""
     if kind in ("redis", "django-redis"):

@@ -92,9 +92,11 @@ def test_flush_db_is_refused_by_diskcache_and_removes_nothing(
     assert caches["default"].get("kept") == 1
 
 
-def test_argument_errors_are_command_errors() -> None:
-    assert "--limit" in fail("keys", "--limit", "0", code=1)
-    assert "invalid choice" in fail("frobnicate", code=1)
+def test_argument_errors_are_command_errors_with_status_2() -> None:
+    # The same status as from the shell, where argparse exits with 2.
+    assert "--limit" in fail("keys", "--limit", "0", code=2)
+    assert "invalid choice" in fail("frobnicate", code=2)
+    assert "unrecognized arguments: --frob" in fail("get", "k", "--frob", code=2)
 
 
 def test_a_backend_that_is_down_gives_a_clear_message_and_status_1(
@@ -139,7 +141,7 @@ def test_stats_all_reports_a_failing_alias_and_goes_on(monkeypatch: pytest.Monke
 def test_bytes_on_a_text_only_stream_suggest_json(fake: FakeAdapter) -> None:
     fake.data[":1:blob"] = b"\x00\x01"
 
-    assert "use --json" in fail("get", "blob", code=1)
+    assert "use --json" in fail("get", "blob", code=2)
 
 
 def test_clear_asks_and_yes_clears(

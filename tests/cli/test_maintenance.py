@@ -20,7 +20,7 @@ from tests.cli.conftest import AuditSpy, backend_config, fail, redis_client, run
 pytestmark = pytest.mark.django_db
 
 
-def test_clear_yes_removes_every_entry(backend: str, audit_spy: AuditSpy) -> None:
+def test_clear_yes_removes_every_entry(shared_backend: str, audit_spy: AuditSpy) -> None:
     caches["default"].set_many({f"k{number}": number for number in range(25)})
     caches["spare"].set("neighbour", 1)
 
@@ -69,7 +69,7 @@ def fill(count: int, big_every: int = 10) -> dict[str, Any]:
 def test_check_reports_a_missing_value_file_and_fix_repairs_it(disk_store: str) -> None:
     fill(20)
     value_files = ValueFiles(disk_store)
-    name = next(value_files.walk())[0]
+    name = next(found.name for found in value_files.walk() if found.kind == "value")
     os.unlink(value_files.path(name))
 
     message = fail("check", code=1)

@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from diskcache_admin import _stampede
+from diskcache_admin.decorators import stampede
 
 REDIS_DB = 6
 BACKENDS = ("locmem", "diskcache", "redis")
@@ -63,6 +63,6 @@ def backend(
 @pytest.fixture(autouse=True)
 def _fresh_warnings() -> Iterator[None]:
     # Each test may check the first-use warning on its own.
-    _stampede._warned_aliases.clear()
+    stampede._warned_aliases.clear()
     yield
-    _stampede._warned_aliases.clear()
+    stampede._warned_aliases.clear()

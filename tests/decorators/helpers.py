@@ -8,8 +8,7 @@ from typing import Any, TypeVar
 import pytest
 from django.dispatch import receiver
 
-from diskcache_admin import _stampede
-from diskcache_admin.decorators import cache_outcome
+from diskcache_admin.decorators import cache_outcome, stampede
 
 T = TypeVar("T")
 
@@ -19,7 +18,7 @@ class Clock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, start: float = 1_000_000.0) -> None:
         self.now = start
-        monkeypatch.setattr(_stampede, "_now", self)
+        monkeypatch.setattr(stampede, "_now", self)
 
     def __call__(self) -> float:
         return self.now

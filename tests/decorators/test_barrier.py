@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from diskcache_admin import _stampede
-from diskcache_admin._stampede import acquire_lock, release_lock
-from diskcache_admin.decorators import Barrier, StampedeTimeout, memoize
+from diskcache_admin.decorators import Barrier, StampedeTimeout, memoize, stampede
+from diskcache_admin.decorators.stampede import acquire_lock, release_lock
 
 from .helpers import outcomes, run
 
@@ -57,7 +56,7 @@ def waiting_counter(monkeypatch: pytest.MonkeyPatch, expected: int) -> threading
     """An event set once ``expected`` callers have slept at the barrier at least once."""
     sleepers: set[int] = set()
     all_waiting = threading.Event()
-    real_sleep, real_asleep = _stampede._sleep, _stampede._asleep
+    real_sleep, real_asleep = stampede._sleep, stampede._asleep
 
     def note() -> None:
         sleepers.add(threading.get_ident() if not _in_task() else id(asyncio.current_task()))
@@ -72,8 +71,8 @@ def waiting_counter(monkeypatch: pytest.MonkeyPatch, expected: int) -> threading
         note()
         await real_asleep(seconds)
 
-    monkeypatch.setattr(_stampede, "_sleep", sleep)
-    monkeypatch.setattr(_stampede, "_asleep", asleep)
+    monkeypatch.setattr(stampede, "_sleep", sleep)
+    monkeypatch.setattr(stampede, "_asleep", asleep)
     return all_waiting
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from diskcache_admin._stampede import acquire_lock, release_lock
 from diskcache_admin.decorators import memoize
+from diskcache_admin.decorators.stampede import acquire_lock, release_lock
 from tests.conftest import skip_or_fail_unless
 
 MEMCACHED = ("127.0.0.1", 11211)

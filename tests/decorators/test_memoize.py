@@ -9,17 +9,12 @@ from typing import Any
 import pytest
 from django.core.cache import cache, caches
 from django.core.checks import Tags
-from django.core.checks.registry import CheckRegistry
+from django.core.checks.registry import registry
 from django.test import override_settings
 
-from diskcache_admin.decorators import (
-    Barrier,
-    Memoized,
-    bypass_cache,
-    check_cache_barriers,
-    memoize,
-    register_checks,
-)
+import diskcache_admin.decorators
+from diskcache_admin.checks import check_cache_barriers
+from diskcache_admin.decorators import Barrier, Memoized, bypass_cache, memoize
 
 from .helpers import Clock, outcomes, run
 
@@ -251,7 +246,7 @@ def test_bare_decorator_uses_the_defaults() -> None:
     assert isinstance(square, Memoized)
     assert square(3) == square(x=3) == 9
     assert calls == [3]
-    assert square.engine.timeout == 60
+    assert square.guard.timeout == 60
 
 
 def test_key_prefix_names_the_key() -> None:
@@ -338,11 +333,26 @@ def test_dummy_and_filebased_backends_are_warned_about(
     assert [r.getMessage()[:20] for r in caplog.records] == ["diskcache_admin.W101"]
 
 
-def test_register_checks_adds_the_check_with_the_caches_tag() -> None:
-    registry = CheckRegistry()
-    register_checks(registry)
-    assert registry.registered_checks == {check_cache_barriers}
-    assert registry.tags_available() == {Tags.caches}
+def test_the_app_registers_the_barrier_check_with_the_caches_tag() -> None:
+    assert check_cache_barriers in registry.registered_checks
+    assert Tags.caches in getattr(check_cache_barriers, "tags", ())
+
+
+def test_the_package_exports_the_documented_api_only() -> None:
+    assert sorted(diskcache_admin.decorators.__all__) == [
+        "Barrier",
+        "CachePolicy",
+        "CachedView",
+        "CachedViewMixin",
+        "Memoized",
+        "StampedeTimeout",
+        "bypass_cache",
+        "cache_outcome",
+        "cached_view",
+        "memoize",
+    ]
+    for name in ("check_cache_barriers", "register_checks", "VaryPart", "Engine"):
+        assert not hasattr(diskcache_admin.decorators, name)
 
 
 def test_good_backends_pass_the_check(backend: str) -> None:

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from diskcache_admin import _stampede
-from diskcache_admin._stampede import acquire_lock, pack, release_lock
-from diskcache_admin.decorators import memoize
+from diskcache_admin.decorators import memoize, stampede
+from diskcache_admin.decorators.stampede import acquire_lock, pack, release_lock
 
 from .helpers import Clock, outcomes, run
 
@@ -56,7 +55,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def draw(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """XFetch's uniform draw: 0.5 unless a test changes it (-ln(1 - 0.5) = ln 2)."""
     value = [0.5]
-    monkeypatch.setattr(_stampede, "_random", lambda: value[0])
+    monkeypatch.setattr(stampede, "_random", lambda: value[0])
     return value
 
 
@@ -164,4 +163,4 @@ def test_stale_while_revalidate_keeps_values_longer_in_the_cache() -> None:
     source()
     # Physically kept for timeout + stale window; the envelope says when it went stale.
     raw = cache.get(source.func.cache_key())
-    assert raw["e"] - _stampede._now() <= 1
+    assert raw["e"] - stampede._now() <= 1

@@ -61,7 +61,50 @@ def hello(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponse(f"hello {request.user}")
 
 
+def _basket(request: HttpRequest, slug: str) -> HttpResponse:
+    calls.append("basket")
+    return HttpResponse(f"basket of {slug}: " + ",".join(request.session.get("basket", [])))
+
+
+def add_to_basket(request: HttpRequest, item: str) -> HttpResponse:
+    request.session["basket"] = [*request.session.get("basket", []), item]
+    return HttpResponse("added")
+
+
+# Built from session data: must never be stored for everybody (issue 12, item 14).
+basket = cached_view("basket:{slug}")(_basket)
+# The same page keyed on the whole Cookie header, so one entry per session cookie.
+basket_per_cookie = cached_view("basket-cookie:{slug}", vary_on=("header:Cookie",))(_basket)
+
+
+@cached_view("async-basket:{slug}")
+async def async_basket(request: HttpRequest, slug: str) -> HttpResponse:
+    calls.append("async_basket")
+    items = await request.session.aget("basket", [])
+    return HttpResponse(f"basket of {slug}: " + ",".join(items))
+
+
+# per_user=False promises the page shows nothing personal; this one breaks the promise.
+@cached_view("greeting:{slug}", per_user=False)
+def greeting(request: HttpRequest, slug: str) -> HttpResponse:
+    calls.append("greeting")
+    return HttpResponse(f"hello {request.user}")
+
+
+# The default policy loads the user itself (to refuse logged-in users), before the view runs.
+@cached_view("welcome:{slug}")
+def welcome(request: HttpRequest, slug: str) -> HttpResponse:
+    calls.append("welcome")
+    return HttpResponse(f"welcome {request.user}")
+
+
 urlpatterns = [
+    path("basket/add/<slug:item>/", add_to_basket),
+    path("basket/<slug:slug>/", basket),
+    path("basket-per-cookie/<slug:slug>/", basket_per_cookie),
+    path("async-basket/<slug:slug>/", async_basket),
+    path("greeting/<slug:slug>/", greeting),
+    path("welcome/<slug:slug>/", welcome),
     path("cbv/<slug:slug>/", ClubView.as_view()),
     path("async-cbv/<slug:slug>/", AsyncClubView.as_view()),
     path("mixin/<slug:slug>/", MixinClubView.as_view()),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,8 +10,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from diskcache_admin.backend import DiskCache
-from diskcache_admin.engine import Codec, Store
-from diskcache_admin.engine import store as store_module
+from diskcache_admin.engine import Codec, Store, statistics
 
 SIGNING_KEY = b"engine-tests-signing-key"
 
@@ -32,9 +30,7 @@ class FakeClock:
 
 def forget_store(directory: str) -> None:
     """Drop the process-wide state of ``directory`` so every test starts from nothing."""
-    shared = store_module._registry.pop(os.path.realpath(directory), None)
-    if shared is not None:
-        shared.db.close()
+    statistics.forget(directory)
 
 
 @pytest.fixture
@@ -95,4 +91,4 @@ def cache(aliases: Callable[..., Any]) -> Iterator[DiskCache]:
 @pytest.fixture
 def no_timed_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     """Statistics are written only by a full batch or a write, never because time passed."""
-    monkeypatch.setattr(store_module, "FLUSH_EVERY_SECONDS", float("inf"))
+    monkeypatch.setattr(statistics, "FLUSH_EVERY_SECONDS", float("inf"))

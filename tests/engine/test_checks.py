@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import io
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.checks import CheckMessage
+from django.conf import settings
+from django.core.checks import INFO, CheckMessage
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from diskcache_admin import checks
+from diskcache_admin.backend import DiskCache
 
 BACKEND = "diskcache_admin.backend.DiskCache"
 
@@ -202,3 +206,111 @@ def test_e005_options_that_are_not_a_dict(tmp_path: Path, no_network_mounts: Pat
 
     assert ids(messages) == ["diskcache_admin.E005"]
     assert "dict" in (messages[0].hint or "")
+
+
+# -- the toolbar panel ------------------------------------------------------------------------
+
+PANEL = "diskcache_admin.panels.DiskCachePanel"
+
+
+def test_w002_panel_named_while_debug_toolbar_is_not_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "debug_toolbar", None)  # import debug_toolbar fails
+    with override_settings(DEBUG_TOOLBAR_PANELS=[PANEL]):
+        messages = checks.check_panel()
+
+    assert ids(messages) == ["diskcache_admin.W002"]
+    assert "not installed" in messages[0].msg
+    assert messages[0].hint
+
+
+def test_w002_panel_named_while_debug_toolbar_is_not_an_installed_app() -> None:
+    apps = [app for app in settings.INSTALLED_APPS if app != "debug_toolbar"]
+    with override_settings(DEBUG_TOOLBAR_PANELS=[PANEL], INSTALLED_APPS=apps):
+        messages = checks.check_panel()
+
+    assert ids(messages) == ["diskcache_admin.W002"]
+    assert "INSTALLED_APPS" in messages[0].msg
+
+
+def test_no_w002_when_the_toolbar_is_installed_or_the_panel_not_named() -> None:
+    with override_settings(DEBUG_TOOLBAR_PANELS=[PANEL]):
+        assert checks.check_panel() == []
+    with override_settings(DEBUG_TOOLBAR_PANELS=["debug_toolbar.panels.cache.CachePanel"]):
+        assert checks.check_panel() == []
+
+
+def test_w002_is_reported_by_the_check_command() -> None:
+    apps = [app for app in settings.INSTALLED_APPS if app != "debug_toolbar"]
+    output = io.StringIO()
+    with override_settings(DEBUG_TOOLBAR_PANELS=[PANEL], INSTALLED_APPS=apps):
+        call_command("check", stdout=output, stderr=output)
+
+    assert "diskcache_admin.W002" in output.getvalue()
+
+
+def test_i001_panel_without_a_diskcache_alias(tmp_path: Path) -> None:
+    only_locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=only_locmem):
+        messages = checks.check_panel_sees_diskcache()
+    with override_settings(CACHES={"default": {"BACKEND": BACKEND, "LOCATION": str(tmp_path)}}):
+        quiet = checks.check_panel_sees_diskcache()
+
+    assert ids(messages) == ["diskcache_admin.I001"]
+    assert messages[0].level == INFO
+    assert quiet == []
+
+
+def test_disk_aliases_judges_the_class_never_the_name(tmp_path: Path) -> None:
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sub": {"BACKEND": "tests.engine.test_checks.SubDiskCache", "LOCATION": str(tmp_path)},
+        "gone": {"BACKEND": "no.such.DiskCache"},
+    }
+    with override_settings(CACHES=caches):
+        assert [alias for alias, _config in checks.disk_aliases()] == ["sub"]
+
+
+class SubDiskCache(DiskCache):
+    """A subclass: still checked as a DiskCache."""
+
+
+# -- every ID in the code is in docs/checks.rst, and the other way round ----------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+ID = re.compile(r"diskcache_admin\.([EWI]\d{3})\b")
+# Where a new ID goes: ranges of one level and purpose, numbered without gaps from the start.
+RANGES = {"E": (range(1, 20), range(20, 30)), "W": (range(1, 20), range(20, 30), range(101, 110))}
+RANGES["I"] = (range(1, 10),)
+
+
+def ids_in_code() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "diskcache_admin").rglob("*.py"):
+        # Only string literals count: a comment may name an ID without emitting it.
+        for literal in re.findall(r"[\"']diskcache_admin\.[EWI]\d{3}[\"']", path.read_text()):
+            found.update(ID.findall(literal))
+    return found
+
+
+def ids_in_docs() -> set[str]:
+    return set(ID.findall((ROOT / "docs" / "checks.rst").read_text()))
+
+
+def test_every_id_in_the_code_is_documented_and_every_documented_id_exists() -> None:
+    code, docs = ids_in_code(), ids_in_docs()
+
+    assert code, "no check IDs found in the package"
+    assert code - docs == set(), "IDs missing from docs/checks.rst"
+    assert docs - code == set(), "IDs documented but no longer emitted"
+
+
+def test_ids_are_numbered_without_gaps_in_their_ranges() -> None:
+    by_range: dict[tuple[str, int], list[int]] = {}
+    for check_id in ids_in_code():
+        level, number = check_id[0], int(check_id[1:])
+        (block,) = [r for r in RANGES[level] if number in r]
+        by_range.setdefault((level, block.start), []).append(number)
+    for (level, start), numbers in by_range.items():
+        assert sorted(numbers) == list(range(start, start + len(numbers))), (level, numbers)

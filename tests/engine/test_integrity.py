@@ -44,7 +44,7 @@ def test_a_healthy_store_has_no_problem(store: Store) -> None:
 
 
 def test_an_old_orphan_file_is_found_and_removed(store: Store) -> None:
-    orphan = Path(store.directory) / VALUES_DIR / "ab" / "abcdef.val"
+    orphan = Path(store.directory) / VALUES_DIR / "ab" / ("ab" + "c" * 30 + ".val")
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"left by a crash")
     old = time.time() - ORPHAN_GRACE_SECONDS - 10
@@ -58,7 +58,7 @@ def test_an_old_orphan_file_is_found_and_removed(store: Store) -> None:
 
 
 def test_a_young_orphan_may_be_a_write_in_flight_and_is_left_alone(store: Store) -> None:
-    orphan = Path(store.directory) / VALUES_DIR / "cd" / "cdef.val"
+    orphan = Path(store.directory) / VALUES_DIR / "cd" / ("cd" + "e" * 30 + ".val")
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"being written")
 

@@ -22,8 +22,8 @@ from diskcache_admin.engine import (
     Store,
     StoreLocked,
     UnserializableValue,
+    statistics,
 )
-from diskcache_admin.engine import store as store_module
 from diskcache_admin.engine.files import VALUES_DIR
 
 from .conftest import SIGNING_KEY, FakeClock
@@ -476,10 +476,10 @@ def test_pending_counts_ride_along_with_the_next_write(store: Store) -> None:
 
 
 def test_a_batch_of_reads_flushes_itself(store: Store) -> None:
-    for _ in range(store_module.FLUSH_EVERY_OPS):
+    for _ in range(statistics.FLUSH_EVERY_OPS):
         store.get("missing")
 
-    assert counters_row(store)[4] == store_module.FLUSH_EVERY_OPS
+    assert counters_row(store)[4] == statistics.FLUSH_EVERY_OPS
 
 
 def test_statistics_off_counts_nothing(make_store: Callable[..., Store]) -> None:
@@ -599,7 +599,7 @@ def test_directories_are_private_and_value_files_owner_only(tmp_path: Path) -> N
     ]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in created} == {oct(0o700)}
     assert stat.S_IMODE((directory / VALUES_DIR / filename).stat().st_mode) == 0o600
-    store_module._registry.pop(os.path.realpath(directory)).db.close()
+    statistics.forget(str(directory))
 
 
 # -- serialization ----------------------------------------------------------------------------
@@ -710,7 +710,7 @@ def test_removing_a_rejected_entry_spares_a_value_written_since(store: Store) ->
     with raw(store) as conn:
         conn.execute("UPDATE entries SET signature = zeroblob(32)")
         stale_row = conn.execute(
-            "SELECT id, mode, value, signature, filename FROM entries"
+            "SELECT id, mode, signature, filename, size, digest FROM entries"
         ).fetchone()
     put(store, "k", "fresh")
     assert store.entry("k").id == stale_row[0]  # type: ignore[union-attr]

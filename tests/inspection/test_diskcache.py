@@ -243,7 +243,11 @@ def test_a_tampered_value_is_shown_as_an_error_never_unpickled(disk: Adapter) ->
     assert "signature" in preview.error
     with pytest.raises(InspectionError, match="signature"):
         disk.peek(disk.make_raw_key("victim"))
-    assert disk.key_info(disk.make_raw_key("victim")) is not None  # not repaired away
+    # Reading did not repair the entry away (key_info may call it absent, as get() would).
+    conn = sqlite3.connect(path)
+    (rows,) = conn.execute("SELECT count(*) FROM entries WHERE user_key = 'victim'").fetchone()
+    conn.close()
+    assert rows == 1
 
 
 def test_a_value_of_a_class_that_no_longer_exists_is_shown_safely(
@@ -389,6 +393,8 @@ def test_reading_a_store_that_does_not_exist_yet_creates_nothing(tmp_cache_dir: 
         assert adapter.preview(adapter.make_raw_key("x"), 100).found is False
         assert adapter.clear_preview().count == 0
         assert adapter.histograms() == []
+        assert adapter.check() == []
+        assert adapter.latest_snapshot() is None
         assert maybe_take_snapshot(adapter) is not None
         assert adapter.snapshots() == []
     assert not os.path.exists(location)

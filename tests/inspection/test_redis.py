@@ -19,6 +19,7 @@ from diskcache_admin.inspection import (
     RedisAdapter,
     get_adapter,
 )
+from diskcache_admin.inspection.redis import delete_alias_keys, glob_escape, redis_client
 
 from .conftest import configure
 
@@ -182,3 +183,175 @@ def test_hidden_prefixes_are_never_listed_counted_or_deleted(adapter: Adapter) -
         adapter.delete_matching(KeyQuery(search="user:0", exclude_prefixes=("user:",))).count == 0
     )
     assert adapter.count_matching(KeyQuery(search="user:")).count == 30
+
+
+# -- exactly the keys the alias's make_key can produce (issue 12, item 15) --------------------
+
+
+@pytest.fixture
+def nested(backend: str, redis_server: str, prefix: str) -> Iterator[tuple[Adapter, Adapter]]:
+    """Two aliases on one database: ``prefix`` and ``prefix:1``, whose keys look alike."""
+    location = f"redis://{redis_server}/{DB}"
+    with configure(
+        outer={"BACKEND": backend, "LOCATION": location, "KEY_PREFIX": prefix},
+        inner={"BACKEND": backend, "LOCATION": location, "KEY_PREFIX": f"{prefix}:1"},
+    ):
+        yield get_adapter("outer"), get_adapter("inner")
+
+
+def test_clear_leaves_the_keys_of_an_alias_on_prefix_colon_digits(
+    nested: tuple[Adapter, Adapter], server: redis.Redis, prefix: str
+) -> None:
+    outer, inner = nested
+    caches["outer"].set_many({"a": 1, "b": 2}, None)
+    caches["inner"].set_many({"x": 1}, None)
+    caches["inner"].set("y", 2, None, version=7)
+    inner_keys = {f"{prefix}:1:1:x".encode(), f"{prefix}:1:7:y".encode()}
+
+    assert {info.key for info in outer.keys(KeyQuery(limit=100)).keys} == {"a", "b"}
+    assert outer.clear_preview().count == 2
+    assert outer.count_matching(KeyQuery(search="")).count == 2
+    assert sorted(info.key for info in outer.iter_keys()) == ["a", "b"]
+    assert outer.clear().count == 2
+
+    assert set(server.scan_iter(match=f"{prefix}:*")) == inner_keys
+    assert {info.key for info in inner.keys(KeyQuery(limit=100)).keys} == {"x", "y"}
+    assert inner.clear().count == 2
+    assert list(server.scan_iter(match=f"{prefix}:*")) == []
+
+
+def test_delete_alias_keys_is_the_same_exact_match(
+    nested: tuple[Adapter, Adapter], server: redis.Redis, prefix: str
+) -> None:
+    caches["outer"].set("a", 1, None)
+    caches["inner"].set("x", 1, None)
+    assert delete_alias_keys(caches["outer"]) == 1
+    assert server.exists(f"{prefix}:1:1:x") == 1
+    assert delete_alias_keys(caches["inner"]) == 1
+
+
+@pytest.mark.parametrize(
+    "stranger",
+    [
+        b":1:\xff\xfe not utf-8",  # make_key returns str: never these bytes
+        b":01:zero-padded version",
+        b":+1:signed version",
+        b": 1:spaced version",
+        b":\xd9\xa1:arabic digit version",
+        b":1",  # no user-key separator
+        b"-other:1:another prefix",
+    ],
+)
+def test_keys_make_key_cannot_produce_are_never_touched(
+    adapter: Adapter, server: redis.Redis, prefix: str, stranger: bytes
+) -> None:
+    fill(adapter, count=3)
+    raw = prefix.encode() + stranger
+    server.set(raw, b"not ours")
+    listed = {info.raw_key for info in adapter.keys(KeyQuery(limit=100)).keys}
+    assert len(listed) == 5
+    assert adapter.stats().entries in (5, None)
+    assert adapter.clear_preview().count == 5
+    assert adapter.count_matching(KeyQuery(search="")).count == 5
+    assert adapter.delete_matching(KeyQuery(search="user:")).count == 3
+    assert adapter.clear().count == 2
+    assert server.get(raw) == b"not ours"
+
+
+def test_negative_and_large_versions_are_the_alias_keys(adapter: Adapter, prefix: str) -> None:
+    cache = caches[adapter.alias]
+    cache.set("k", 1, None, version=-3)
+    cache.set("k", 2, None, version=0)
+    cache.set("k", 3, None, version=10**12)
+    versions = sorted(info.version or 0 for info in adapter.keys(KeyQuery(limit=10)).keys)
+    assert versions == [-3, 0, 10**12]
+    assert adapter.clear().count == 3
+
+
+def test_a_search_never_matches_across_the_version(adapter: Adapter) -> None:
+    cache = caches[adapter.alias]
+    cache.set("x:user1", 1, None)  # stored as <prefix>:1:x:user1, which MATCH "<p>:*:user*" finds
+    cache.set("user2", 2, None)
+    assert [info.key for info in adapter.iter_keys("user*")] == ["user2"]
+    assert [i.key for i in adapter.keys(KeyQuery(search="user", limit=10)).keys] == ["user2"]
+    assert adapter.count_matching(KeyQuery(search="user")).count == 1
+
+
+def test_a_prefix_with_glob_characters_matches_only_itself(
+    backend: str, redis_server: str, server: redis.Redis, prefix: str
+) -> None:
+    special = f"{prefix}[*?]\\"
+    lookalike = f"{prefix}a*?]\\:1:k".encode()  # what the unescaped glob would also match
+    server.set(lookalike, b"not ours")
+    with configure(
+        sp={"BACKEND": backend, "LOCATION": f"redis://{redis_server}/{DB}", "KEY_PREFIX": special}
+    ):
+        caches["sp"].set("k", 1, None)
+        adapter = get_adapter("sp")
+        assert [info.raw_key for info in adapter.keys(KeyQuery()).keys] == [f"{special}:1:k"]
+        assert adapter.clear().count == 1
+    assert server.get(lookalike) == b"not ours"
+
+
+def test_redis_client_is_the_raw_client_of_either_backend(adapter: Adapter) -> None:
+    cache = caches[adapter.alias]
+    cache.set("raw", 5, None)
+    client = redis_client(cache, write=True)
+    assert isinstance(client, redis.Redis)
+    assert client.exists(adapter.make_raw_key("raw")) == 1
+    assert redis_client(cache, write=False).exists(adapter.make_raw_key("raw")) == 1
+
+
+def test_redis_client_refuses_other_backends() -> None:
+    with pytest.raises(TypeError, match="is not a Redis cache backend"):
+        redis_client(caches["default"], write=False)
+
+
+def test_glob_escape_makes_every_special_character_literal(server: redis.Redis) -> None:
+    text = "a*b?c[d]e\\f"
+    key = f"glob-escape-{os.urandom(3).hex()}-{text}"
+    server.set(key, b"1")
+    server.set(key.replace("*", "X"), b"1")
+    try:
+        assert server.keys(glob_escape(key)) == [key.encode()]
+    finally:
+        server.delete(key, key.replace("*", "X"))
+
+
+def test_a_client_class_without_one_connection_is_an_inspection_error() -> None:
+    with configure(
+        shard={
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"CLIENT_CLASS": "tests.inspection.backends.NoConnectionClient"},
+        }
+    ):
+        adapter = get_adapter("shard")
+        with pytest.raises(InspectionError, match="no single server connection"):
+            redis_client(caches["shard"], write=True)
+        with pytest.raises(
+            InspectionError,
+            match=r"^Cache 'shard': its CLIENT_CLASS NoConnectionClient gives no single server",
+        ):
+            adapter.stats()
+
+
+def test_a_custom_key_function_is_matched_by_its_own_pattern(
+    backend: str, redis_server: str, server: redis.Redis, prefix: str
+) -> None:
+    server.set(f"{prefix}-x/1/user9", b"not ours")  # another prefix, same shape
+    with configure(
+        custom={
+            "BACKEND": backend,
+            "LOCATION": f"redis://{redis_server}/{DB}",
+            "KEY_PREFIX": prefix,
+            "KEY_FUNCTION": "tests.inspection.backends.slash_key",
+        }
+    ):
+        caches["custom"].set("user1", 1, None)
+        caches["custom"].set("other", 2, None)
+        adapter = get_adapter("custom")
+        assert [info.key for info in adapter.iter_keys("user*")] == [f"{prefix}/1/user1"]
+        assert adapter.clear().count == 2
+    assert server.get(f"{prefix}-x/1/user9") == b"not ours"
+    server.delete(f"{prefix}-x/1/user9")

@@ -32,7 +32,7 @@ def test_all_adapters_follow_caches_in_order(tmp_cache_dir: str) -> None:
     ):
         adapters = all_adapters()
     assert [a.alias for a in adapters] == ["default", "disk", "dummy", "home"]
-    assert [a.kind for a in adapters] == ["locmem", "diskcache", "dummy", "unknown"]
+    assert [a.kind for a in adapters] == ["locmem", "diskcache", "dummy", "other"]
 
 
 def test_a_subclass_of_a_known_backend_is_inspected_like_it() -> None:
@@ -67,6 +67,7 @@ def test_uninspectable_backends_have_no_capabilities(
     [
         ({"BACKEND": "tests.inspection.backends.ExplodingCache"}, "the config server is down"),
         ({"BACKEND": "no.such.Backend"}, "could not be set up"),
+        ({"BACKEND": "tests.inspection.failing_module.Cache"}, "cannot be imported"),
     ],
 )
 def test_a_backend_that_fails_to_build_degrades(config: dict[str, str], reason: str) -> None:

@@ -73,8 +73,11 @@ def test_calls_record_alias_operation_size_preview_and_call_site() -> None:
     operations = [(c["alias"], c["operation"], c["key"], c["hit"]) for c in stats["calls"]]
     assert operations == [
         ("default", "set", "club:1", None),
-        ("default", "get_many", "club:1", True),
-        ("default", "get_many", "club:2", False),
+        ("default", "get_many", "", None),  # one call; its keys are detail rows
+    ]
+    assert [(row["key"], row["hit"]) for row in stats["calls"][1]["keys"]] == [
+        ("club:1", True),
+        ("club:2", False),
     ]
     first = stats["calls"][0]
     assert first["size"] > 0
@@ -83,11 +86,11 @@ def test_calls_record_alias_operation_size_preview_and_call_site() -> None:
     assert stats["totals"] == [
         {
             "alias": "default",
-            "calls": 3,
+            "calls": 2,
             "ms": pytest.approx(stats["total_ms"], abs=0.01),
             "hits": 1,
             "misses": 1,
-            "operations": {"set": 1, "get_many": 2},
+            "operations": {"set": 1, "get_many": 1},
         }
     ]
 
@@ -104,11 +107,12 @@ def test_other_backends_are_observed_and_get_is_exact() -> None:
     calls = [
         (c["alias"], c["operation"], c["key"], c["hit"], c["inferred"]) for c in stats["calls"]
     ]
-    # get_or_set calls get() and add() inside LocMemCache: only the user's call is recorded.
+    # get_or_set calls get() and add() inside LocMemCache: only the user's call is recorded,
+    # and the hit or miss of that inner get() is its exact answer.
     assert calls == [
         ("locmem", "get", "present", True, False),
         ("locmem", "get", "absent", False, False),
-        ("locmem", "get_or_set", "made", None, True),
+        ("locmem", "get_or_set", "made", False, False),
     ]
 
 
@@ -163,7 +167,7 @@ def test_nav_subtitle_comes_from_the_stats() -> None:
     panel.enable_instrumentation()
     cache.get("a")
     finish(panel)
-    assert panel.nav_subtitle.startswith("1 calls, 0 hits, 1 misses in ")
+    assert panel.nav_subtitle.startswith("1 call, 0 hits, 1 misses in ")
 
 
 def test_instrumentation_is_off_after_disable() -> None:
@@ -265,3 +269,82 @@ def test_keys_link_to_the_admin_only_for_users_who_may_view_keys(
     assert url.startswith("/admin/diskcache_admin/cache/")
     assert f'href="{url}"' in linked.content
     assert panel_for(staff).get_stats()["key_urls"] == {}
+
+
+# -- both panels on a real request: ours must not change what the toolbar's own records -------
+
+OURS, THEIRS = "diskcache_admin.panels.DiskCachePanel", "debug_toolbar.panels.cache.CachePanel"
+
+
+def _request_both(client: Any, panels: list[str], order: str) -> DebugToolbar:
+    with override_settings(
+        ROOT_URLCONF="tests.panel.urls",
+        DEBUG=True,
+        MIDDLEWARE=["debug_toolbar.middleware.DebugToolbarMiddleware"],
+        DEBUG_TOOLBAR_PANELS=panels,
+    ):
+        cache.clear()
+        caches["locmem"].clear()
+        response = client.get(f"/many/{order}/")
+        assert response.status_code == 200
+        stored = DebugToolbar.fetch(_request_id(response.content.decode()))
+    assert stored is not None
+    return stored
+
+
+def _theirs(toolbar: DebugToolbar) -> tuple[list[Any], int, int, dict[str, int]]:
+    stats = toolbar.get_panel_by_id("CachePanel").get_stats()
+    calls = [(call["name"], call["args"], call["kwargs"]) for call in stats["calls"]]
+    return calls, stats["hits"], stats["misses"], stats["counts"]
+
+
+@pytest.mark.parametrize("order", ["ab", "ba"])
+@pytest.mark.parametrize("panels", [[OURS, THEIRS], [THEIRS, OURS]], ids=["ours-first", "last"])
+def test_both_panels_on_a_real_request_record_the_same_calls(
+    client: Any, order: str, panels: list[str]
+) -> None:
+    alone = _request_both(client, [THEIRS], order)
+    both = _request_both(client, panels, order)
+
+    # The toolbar's own panel records the same arguments and counts with ours or without it.
+    assert _theirs(both) == _theirs(alone)
+    calls, hits, misses, counts = _theirs(both)
+    assert len(calls) == 6
+    assert (hits, misses) == (3, 3)
+    assert "object at 0x" not in repr(calls)  # no private default of ours leaked into them
+    assert counts["get_many"] == 2
+
+    ours = both.get_panel_by_id("DiskCachePanel").get_stats()
+    assert ours["total_calls"] == 6  # a call is a call, as in the toolbar's panel
+    assert (ours["hits"], ours["misses"]) == (3, 3)
+    many = [c for c in ours["calls"] if c["operation"] == "get_many"]
+    assert [c["alias"] for c in many] == ["default", "locmem"]
+    for call in many:
+        rows = {row["key"]: row for row in call["keys"]}
+        assert [row["key"] for row in call["keys"]] == list(order)
+        # Values and sizes against the right key, whatever the order (matched by key).
+        assert (rows["a"]["hit"], rows["a"]["preview"]) == (True, "'value-a'")
+        assert rows["a"]["size"] > 0
+        assert (rows["b"]["hit"], rows["b"]["preview"], rows["b"]["size"]) == (False, None, None)
+        assert (call["hits"], call["misses"]) == (1, 1)
+    totals = {total["alias"]: total for total in ours["totals"]}
+    assert totals["locmem"]["operations"] == {"set": 1, "get_many": 1, "get": 2}
+    assert totals["default"]["calls"] == 2
+
+
+def test_the_panel_formats_like_the_admin_and_shows_detail_rows(client: Any) -> None:
+    toolbar = _request_both(client, [OURS], "ba")
+    html = toolbar.get_panel_by_id("DiskCachePanel").content
+
+    assert "2 keys" in html
+    assert "1 hit, 1 miss" in html
+    assert "bytes" in html  # sizes through filesizeformat, as in the admin
+    assert "Hit ratio of this request: 50.0%" in html
+
+
+def test_ours_records_every_method_the_toolbars_panel_records() -> None:
+    from debug_toolbar.panels.cache import WRAPPED_CACHE_METHODS
+
+    from diskcache_admin import instrumentation
+
+    assert set(instrumentation.METHODS) == set(WRAPPED_CACHE_METHODS)

@@ -20,8 +20,21 @@ async def async_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"<html><body>{value}</body></html>")
 
 
+def many(request: HttpRequest, order: str) -> HttpResponse:
+    """get_many in the order asked for, on DiskCache and on LocMem, then two plain gets."""
+    keys = list(order)
+    cache.set("a", "value-a")
+    caches["locmem"].set("a", "value-a")
+    cache.get_many(keys)
+    caches["locmem"].get_many(keys)
+    caches["locmem"].get("a")
+    caches["locmem"].get("absent")
+    return HttpResponse("<html><body>many</body></html>")
+
+
 urlpatterns = [
     path("page/", cached_page),
+    path("many/<str:order>/", many),
     path("async/", async_page),
     *debug_toolbar_urls(),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -13,14 +12,12 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from diskcache_admin.backend import DiskCache
-from diskcache_admin.engine import store as store_module
+from diskcache_admin.engine import statistics
 
 
 def forget_store(directory: str) -> None:
     """Drop the process-wide state of ``directory``, as a new process would start."""
-    shared = store_module._registry.pop(os.path.realpath(directory), None)
-    if shared is not None:
-        shared.db.close()
+    statistics.forget(directory)
 
 
 @pytest.fixture

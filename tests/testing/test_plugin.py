@@ -113,3 +113,61 @@ def test_the_marker_and_option_are_registered_with_help(pytestconfig: pytest.Con
 
     assert any(m.startswith("cache_isolation(mode): 'off' leaves the cache") for m in markers)
     assert pytestconfig.getoption("cache_isolation") is None
+
+
+def test_a_project_that_did_not_ask_is_left_alone_and_told_why(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backend may be in use, but the app is not installed and the setting is not set.
+    monkeypatch.setenv("STORY_MODE", "unset")
+    project.makepyfile(
+        """
+        from django.core.cache import caches
+
+        def test_the_configured_caches_are_in_use(request):
+            assert not any("diskcache_admin" in name for name in request.fixturenames)
+            # The configured directory (tempfile.mkdtemp(prefix="story-disk-")), not a swap.
+            assert "story-disk-" in caches["disk"].location
+        """
+    )
+
+    result = project.runpytest_subprocess()
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "diskcache-admin cache isolation: inactive (diskcache_admin is not in INSTALLED_APPS"
+            " and DISKCACHE_ADMIN_TEST_ISOLATION is not set)"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "args"),
+    [({"STORY_APP": "1"}, ()), ({}, ("--cache-isolation=swap",))],
+    ids=["installed-app", "option"],
+)
+def test_the_app_in_installed_apps_or_the_option_activates_it(
+    project: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    args: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("STORY_MODE", "unset")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    project.makepyfile("def test_swapped(cache_isolation):\n    assert cache_isolation.active\n")
+
+    result = project.runpytest_subprocess(*args)
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["diskcache-admin cache isolation: swap (3 aliases isolated*"])
+
+
+def test_p_no_diskcache_admin_does_not_load_the_plugin(project: pytest.Pytester) -> None:
+    project.makepyfile("def test_plain():\n    pass\n")
+
+    result = project.runpytest_subprocess("-p", "no:diskcache_admin")
+
+    result.assert_outcomes(passed=1)
+    assert "diskcache-admin cache isolation" not in result.stdout.str()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.test import override_settings
 
 from diskcache_admin.testing import isolation
@@ -196,3 +196,65 @@ def test_reset_never_empties_caches_a_test_class_put_on_top(swapped: Isolation) 
 
         assert caches["pages"].get("theirs") == 1
     assert caches["pages"].get("ours") is None
+
+
+class PerThreadCache(BaseCache):
+    """A class the plugin does not know, holding one store per thread (as some libraries do)."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self.local = threading.local()
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        return getattr(self.local, "store", {}).get(key, default)
+
+    def set(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> None:
+        if not hasattr(self.local, "store"):
+            self.local.store = {}
+        self.local.store[key] = value
+
+
+DUMMY = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+CUSTOM = {"BACKEND": "tests.testing.test_swap.PerThreadCache"}
+
+
+@pytest.mark.parametrize("config", [DUMMY, CUSTOM], ids=["dummy", "unknown-class"])
+def test_dummy_and_unknown_classes_are_left_as_configured(config: dict[str, Any]) -> None:
+    assert swap_config("a", config, "/root-dir", "run1", "gw3") is None
+    assert swap_config("a", config, "/root-dir", "run1", "gw3", "keep") is None
+
+
+def test_an_unknown_class_is_swapped_when_declared_and_any_alias_kept_when_declared(
+    tmp_cache_dir: str,
+) -> None:
+    swapped = swap_config("a", CUSTOM, "/root-dir", "run1", "gw3", "swap")
+    kept = swap_config("a", dev_caches(tmp_cache_dir)["default"], "/r", "run1", "gw3", "keep")
+
+    assert swapped is not None
+    assert swapped["BACKEND"] == LOCMEM
+    assert kept is None
+
+
+def test_code_under_test_sees_dummy_and_per_thread_caches_unchanged() -> None:
+    config = {"default": {"BACKEND": LOCMEM, "LOCATION": "swap-rule"}, "dummy": DUMMY,
+              "local": CUSTOM}  # fmt: skip
+    with override_settings(CACHES=config):
+        current = Isolation("swap", run_id="run1", worker="gw3").start()
+        try:
+            caches["dummy"].set("k", 1)
+            caches["local"].set("k", "main thread")
+            seen: list[Any] = []
+            thread = threading.Thread(target=lambda: seen.append(caches["local"].get("k")))
+            thread.start()
+            thread.join()
+
+            assert caches["dummy"].get("k") is None  # DummyCache still holds nothing
+            assert seen == [None]  # still one store per thread
+            assert type(caches["local"]) is PerThreadCache
+            assert current.describe() == (
+                "swap (1 alias isolated: default); left as configured: dummy, local"
+            )
+            current.reset()  # never empties what it left alone
+            assert caches["local"].get("k") == "main thread"
+        finally:
+            current.stop()

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.utils.translation import gettext, gettext_lazy, ngettext
+
+from diskcache_admin.conf import conf
+from diskcache_admin.inspection._common import preview_of
 from diskcache_admin.inspection.base import Adapter, KeyInfo, Stats
 
 Encoding = Literal["json", "base64", "repr"]
@@ -28,15 +34,27 @@ STAT_FIELDS = (
     "eviction_policy",
 )
 _BYTE_FIELDS = frozenset({"size", "volume", "size_limit"})
+STAT_LABELS = {
+    "entries": gettext_lazy("entries"),
+    "expired": gettext_lazy("expired"),
+    "size": gettext_lazy("size"),
+    "volume": gettext_lazy("volume"),
+    "size_limit": gettext_lazy("size limit"),
+    "max_entries": gettext_lazy("max entries"),
+    "hits": gettext_lazy("hits"),
+    "misses": gettext_lazy("misses"),
+    "evictions": gettext_lazy("evictions"),
+    "eviction_policy": gettext_lazy("eviction policy"),
+}
 _UNITS = ("KB", "MB", "GB", "TB")
 
 
 def human_size(size: int | None) -> str:
     """``31.2 MB``; bytes below one KB are spelled out."""
     if size is None:
-        return "unknown size"
+        return gettext("unknown size")
     if abs(size) < 1024:
-        return f"{size:,} byte" + ("" if size == 1 else "s")
+        return counted(ngettext("%(count)s byte", "%(count)s bytes", size), size)
     value = float(size)
     for unit in _UNITS:
         value /= 1024
@@ -45,15 +63,23 @@ def human_size(size: int | None) -> str:
     return f"{value:.1f} {unit}"
 
 
-def plural(count: int, singular: str, plural: str | None = None) -> str:
-    """``1 key``, ``2,048 keys``."""
-    return f"{count:,} " + (singular if count == 1 else plural or singular + "s")
+def counted(text: str, count: int) -> str:
+    """``text`` (from ``ngettext``, holding ``%(count)s``) with ``count`` written as ``2,048``."""
+    return text % {"count": f"{count:,}"}
+
+
+def keys(count: int) -> str:
+    return counted(ngettext("%(count)s key", "%(count)s keys", count), count)
+
+
+def problems(count: int) -> str:
+    return counted(ngettext("%(count)s problem", "%(count)s problems", count), count)
 
 
 def entries(count: int | None) -> str:
     if count is None:
-        return "an unknown number of entries"
-    return plural(count, "entry", "entries")
+        return gettext("an unknown number of entries")
+    return counted(ngettext("%(count)s entry", "%(count)s entries", count), count)
 
 
 def removal_text(count: int | None, size: int | None) -> str:
@@ -62,23 +88,68 @@ def removal_text(count: int | None, size: int | None) -> str:
     return text if size is None else f"{text} ({human_size(size)})"
 
 
-def printable(text: str) -> str:
-    """``text`` with control characters escaped, so that one key stays on one line."""
+def needs_escape(char: str) -> bool:
+    """Whether a terminal could act on ``char`` rather than show it.
+
+    Python's own definition of printable, as ``repr()`` uses it: control characters (ESC, C1
+    controls such as CSI), format characters (bidi overrides and isolates, zero-width ones),
+    lone surrogates, private-use and unassigned code points, line and paragraph separators.
+    """
+    return not char.isprintable()
+
+
+def _escaped(char: str, as_json: bool) -> str:
+    code = ord(char)
+    if not as_json:
+        return char.encode("unicode_escape").decode("ascii")
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    # JSON spells a character beyond the BMP as its UTF-16 surrogate pair.
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def escape(text: str, *, keep: str = "", as_json: bool = False) -> str:
+    """``text`` with every character a terminal could act on written as an escape.
+
+    The one function the command runs every user-controlled string through (keys, values,
+    tags, patterns, messages that quote them) before it reaches a terminal: a cached value
+    or a key must not be able to move the cursor, retitle the window, hide text behind a
+    bidi override or split a line. ``keep`` lists characters left as they are (``"\\n"`` for a
+    multi-line value). Python-style escapes (``\\x1b``, ``\\u202e``) by default; with
+    ``as_json``, JSON escapes (``\\u001b``), which is safe to apply to JSON text since these
+    characters can only occur inside its strings.
+    """
     if text.isprintable():
         return text
     return "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        _escaped(char, as_json) if needs_escape(char) and char not in keep else char
         for char in text
     )
 
 
-def safe_repr(value: Any) -> str:
+def quote(text: str) -> str:
+    """``'text'``, escaped: how messages name a key, tag, pattern or path."""
+    return f"'{escape(text)}'"
+
+
+def json_text(document: Any, *, indent: int | None = None) -> str:
+    """``document`` as JSON text that is safe on a terminal and parses back to the same data.
+
+    ``ensure_ascii=False`` keeps non-ASCII text readable; the characters a terminal could act
+    on (which JSON itself leaves raw, such as C1 controls and bidi overrides) are escaped.
+    """
+    text = json.dumps(document, ensure_ascii=False, indent=indent, default=str)
+    return escape(text, keep="\n" if indent is not None else "", as_json=True)
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds lone surrogates: what argv becomes for bytes that are not UTF-8."""
     try:
-        return repr(value)
-    # A cached object's __repr__ is arbitrary user code and may raise anything; the command
-    # must still say what it found.
-    except Exception as exc:
-        return f"<{type_name(value)} object; repr() failed: {type(exc).__name__}>"
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def type_name(value: Any) -> str:
@@ -88,25 +159,84 @@ def type_name(value: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def encode_value(value: Any) -> tuple[Encoding, Any]:
-    """A JSON-safe form of ``value``: itself when JSON can hold it, base64 for bytes, else repr."""
+# How much of a value the command writes as JSON. Past it (or for what JSON cannot hold) it
+# shows the inspection layer's bounded preview instead: a pickled value of a few hundred bytes
+# can hold shared sub-lists that expand to millions of nodes, each written out by JSON.
+JSON_NODE_LIMIT = 1_000_000
+JSON_DEPTH_LIMIT = 200
+# Python refuses to turn an int of more than 4,300 digits into text (sys.int_info).
+_INT_BITS_LIMIT = 14_000
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A value as the command writes it: ``value`` is JSON-safe, as ``encoding`` says."""
+
+    encoding: Encoding
+    value: Any
+    truncated: bool = False  # a repr preview cut at DISKCACHE_ADMIN_PREVIEW_LIMIT
+
+
+def fits_json(value: Any) -> bool:
+    """Whether JSON holds ``value`` exactly, within the node and depth limits.
+
+    Only the plain types JSON maps one to one (dicts with ``str`` keys, lists and tuples,
+    ``str``, ``int``, finite ``float``, ``bool``, ``None``); a subclass is not trusted, since
+    its methods are arbitrary code. The walk counts every visit, so shared sub-structures are
+    counted as often as JSON would write them.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    nodes = 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > JSON_NODE_LIMIT or depth > JSON_DEPTH_LIMIT:
+            return False
+        kind = type(item)
+        if item is None or kind is str or kind is bool:
+            continue
+        if kind is int:
+            if item.bit_length() > _INT_BITS_LIMIT:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is list or kind is tuple:
+            if nodes + len(stack) + len(item) > JSON_NODE_LIMIT:
+                return False
+            stack.extend((child, depth + 1) for child in item)
+        elif kind is dict:
+            if nodes + len(stack) + len(item) > JSON_NODE_LIMIT:
+                return False
+            for name, child in item.items():
+                if type(name) is not str:
+                    return False
+                stack.append((child, depth + 1))
+        else:
+            return False
+    return True
+
+
+def shown_value(value: Any) -> Shown:
+    """Itself when JSON can hold it, base64 for bytes, else a bounded ``repr`` preview."""
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return "base64", base64.b64encode(bytes(value)).decode("ascii")
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return "repr", safe_repr(value)
-    return "json", value
+        return Shown("base64", base64.b64encode(bytes(value)).decode("ascii"))
+    if fits_json(value):
+        return Shown("json", value)
+    # The inspection layer's preview has its own size and depth budget and survives a
+    # __repr__ that raises, loops or exits: the admin shows values through it too.
+    preview = preview_of(value, conf.PREVIEW_LIMIT, None)
+    return Shown("repr", preview.error or preview.text, preview.truncated)
 
 
-def value_text(value: Any) -> str:
-    """Text as is, JSON-able values as indented JSON, anything else as its repr."""
+def value_text(value: Any) -> tuple[str, bool]:
+    """``(text, truncated)``: text as is, JSON-able values as indented JSON, else a preview."""
     if isinstance(value, str):
-        return value
-    encoding, shown = encode_value(value)
-    if encoding == "json":
-        return json.dumps(shown, indent=2, ensure_ascii=False)
-    return str(shown)
+        return value, False
+    shown = shown_value(value)
+    if shown.encoding == "json":
+        return json.dumps(shown.value, indent=2, ensure_ascii=False), False
+    return str(shown.value), shown.truncated
 
 
 def get_document(
@@ -115,8 +245,10 @@ def get_document(
     """The ``cache get --json`` document."""
     document: dict[str, Any] = {"alias": alias, "key": key, "version": version, "found": found}
     if found:
-        encoding, shown = encode_value(value)
-        document.update(type=type_name(value), encoding=encoding, value=shown)
+        shown = shown_value(value)
+        document.update(type=type_name(value), encoding=shown.encoding, value=shown.value)
+        if shown.encoding == "repr":
+            document["truncated"] = shown.truncated
     return document
 
 
@@ -150,15 +282,18 @@ def stats_lines(stats: Stats) -> list[tuple[str, str]]:
         if value is None:
             continue
         if name in _BYTE_FIELDS:
-            shown = f"{human_size(value)} ({value:,} bytes)" if value >= 1024 else human_size(value)
+            shown = human_size(value)
+            if value >= 1024:
+                exact = counted(ngettext("%(count)s byte", "%(count)s bytes", value), value)
+                shown += f" ({exact})"
         elif isinstance(value, int):
             shown = f"{value:,}"
         else:
-            shown = str(value)
-        rows.append((name.replace("_", " "), shown))
+            shown = escape(str(value))
+        rows.append((str(STAT_LABELS[name]), shown))
         if name == "misses" and stats.hit_ratio is not None:
-            rows.append(("hit ratio", f"{stats.hit_ratio:.1%}"))
-    rows.extend((str(name), printable(str(value))) for name, value in stats.extra.items())
+            rows.append((gettext("hit ratio"), f"{stats.hit_ratio:.1%}"))
+    rows.extend((escape(str(name)), escape(str(value))) for name, value in stats.extra.items())
     return rows
 
 

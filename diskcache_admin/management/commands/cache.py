@@ -3,27 +3,38 @@
 Every subcommand goes through :mod:`diskcache_admin.inspection`, so it works on each backend
 whose adapter has the capability and fails with a clear message on the others.
 
-Exit statuses: 0 done; 1 the answer is "no" (missing key, problems remain, clear cancelled) or
-the backend failed; 2 the command was wrong (bad arguments or input, unknown alias, an
-operation the backend cannot do); 130 interrupted with Ctrl-C.
+Exit statuses (the table in ``docs/cli.rst`` is the reference): 0 done; 1 the answer is "no"
+(missing key, problems remain, clear cancelled) or something failed while running (the
+backend, the audit database); 2 the command cannot work as given (bad arguments or input,
+unknown alias, an operation the backend cannot do, a change to a per-process store);
+130 interrupted with Ctrl-C.
+
+Everything user-controlled that the command prints (keys, values, tags, messages quoting
+them) goes through :func:`~diskcache_admin.management.cli.render.escape` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
 import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
+from django.core.cache.backends.base import InvalidCacheKey
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from diskcache_admin import audit
+from diskcache_admin.conf import conf
 from diskcache_admin.inspection import all_adapters, get_adapter
 from diskcache_admin.inspection.base import (
     Adapter,
@@ -34,6 +45,7 @@ from diskcache_admin.inspection.base import (
     Stats,
     Unsupported,
 )
+from diskcache_admin.inspection.kinds import kind_of_alias
 from diskcache_admin.management.cli import render
 from diskcache_admin.management.cli.progress import Progress, call_with_progress, is_terminal
 
@@ -43,19 +55,71 @@ EXIT_INTERRUPTED = 130
 
 NEVER = ("never", "none")
 
+# Django's options that every manage.py command takes. Django puts them on the command's own
+# parser only, so after a subcommand (``cache set k v --settings=x``) argparse would refuse
+# them; each subparser accepts them too. They have no default there (SUPPRESS), so a value
+# given before the subcommand is not overwritten by the subparser's.
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("-v", "--verbosity"), {"type": int, "choices": [0, 1, 2, 3]}),
+    (("--settings",), {}),
+    (("--pythonpath",), {}),
+    (("--traceback",), {"action": "store_true"}),
+    (("--no-color",), {"action": "store_true"}),
+    (("--force-color",), {"action": "store_true"}),
+    (("--skip-checks",), {"action": "store_true"}),
+)
+
+# Arguments that must be text: what the shell passes for bytes that are not UTF-8 becomes
+# lone surrogates (PEP 383), which no cache key, tag or string value can hold.
+TEXT_ARGUMENTS = {"key": "KEY", "value": "VALUE", "tag": "TAG", "pattern": "PATTERN"}
+
+
+class CliParser(CommandParser):
+    """Django's parser with escaped error messages and exit status 2 in-process too.
+
+    argparse quotes the offending argument in its messages; it is user input like any key.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        message = render.escape(message)
+        if self.called_from_command_line:
+            super().error(message)  # prints the usage and exits with status 2
+        raise CommandError(_("Error: %(message)s") % {"message": message}, returncode=EXIT_USAGE)
+
 
 def positive_int(text: str) -> int:
     try:
         number = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(
+            _("%(text)s is not a whole number") % {"text": render.quote(text)}
+        ) from None
     if number < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+        raise argparse.ArgumentTypeError(
+            _("%(text)s is not a positive number") % {"text": render.quote(text)}
+        )
     return number
 
 
+def seconds_arg(text: str) -> float:
+    """A finite number of seconds, zero or more."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(
+            _("%(text)s is not a number of seconds") % {"text": render.quote(text)}
+        )
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(
+            _("%(text)s is a negative number of seconds") % {"text": render.quote(text)}
+        )
+    return seconds
+
+
 def timeout_arg(text: str) -> float | None:
-    """Seconds, or ``never``/``none`` for an entry that does not expire."""
+    """Seconds (0 or more), or ``never``/``none`` for an entry that does not expire."""
     if text.strip().lower() in NEVER:
         return None
     try:
@@ -63,14 +127,26 @@ def timeout_arg(text: str) -> float | None:
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (or 'never')")
+        raise argparse.ArgumentTypeError(
+            _("%(text)s is not a number of seconds (or 'never')") % {"text": render.quote(text)}
+        )
+    if seconds < 0:
+        # Django would store an entry that is already expired; "expires in -5 s" is a typo.
+        raise argparse.ArgumentTypeError(
+            _(
+                "%(text)s is a negative number of seconds (0 stores an entry that expires at "
+                "once, 'never' one that does not expire)"
+            )
+            % {"text": render.quote(text)}
+        )
     return seconds
 
 
 class Command(BaseCommand):
     help = (
         "Read, write and maintain a cache alias: get, set, store, delete, expire, evict, clear, "
-        "path, check, stats, keys. Run 'cache SUBCOMMAND --help' for each one."
+        "path, check, stats, keys, snapshot, audit. Run 'cache SUBCOMMAND --help' for each one. "
+        "Django's options (--settings, --traceback, -v, ...) may also follow the subcommand."
     )
     # A maintenance tool must keep working on the healthy aliases while another alias (or an
     # unrelated app) fails a system check; a broken alias is reported when it is used.
@@ -78,23 +154,38 @@ class Command(BaseCommand):
     # Lets tests and callers feed 'store KEY -' without replacing sys.stdin.
     stealth_options = ("stdin",)
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Django builds this parser itself; the subclass only changes how it reports errors
+        # (an unknown subcommand or stray argument is quoted in the message).
+        parser.__class__ = CliParser
+        return parser
+
     def add_arguments(self, parser: CommandParser) -> None:
+        # Django adds it only to commands that run system checks; every command accepts it.
+        parser.add_argument("--skip-checks", action="store_true", help=_("Skip system checks."))
         subcommands = parser.add_subparsers(
-            dest="subcommand", metavar="SUBCOMMAND", title="subcommands", required=True
+            dest="subcommand",
+            metavar="SUBCOMMAND",
+            title=_("subcommands"),
+            required=True,
+            parser_class=CliParser,
         )
 
-        def add(name: str, summary: str) -> argparse.ArgumentParser:
+        def add(name: str, summary: str, *, alias: bool = True) -> argparse.ArgumentParser:
             sub: argparse.ArgumentParser = subcommands.add_parser(
                 name, help=summary, description=summary
             )
-            sub.add_argument(
-                "--alias", default="default", help="the CACHES alias (default: %(default)s)"
-            )
+            add_global_options(sub)
+            if alias:
+                sub.add_argument(
+                    "--alias", default="default", help=_("the CACHES alias (default: %(default)s)")
+                )
             return sub
 
         def add_version(sub: argparse.ArgumentParser) -> None:
             sub.add_argument(
-                "--version", type=int, default=None, help="key version (default: the alias's)"
+                "--version", type=int, default=None, help=_("key version (default: the alias's)")
             )
 
         def add_timeout(sub: argparse.ArgumentParser) -> None:
@@ -103,39 +194,39 @@ class Command(BaseCommand):
                 type=timeout_arg,
                 default=argparse.SUPPRESS,
                 metavar="SECONDS",
-                help="seconds until it expires, or 'never' (default: the alias's TIMEOUT)",
+                help=_("seconds until it expires, or 'never' (default: the alias's TIMEOUT)"),
             )
 
-        sub = add("get", "Print a value; exit status 1 when the key is missing.")
+        sub = add("get", _("Print a value; exit status 1 when the key is missing."))
         sub.add_argument("key")
         add_version(sub)
-        sub.add_argument("--json", action="store_true", help="print a JSON document")
+        sub.add_argument("--json", action="store_true", help=_("print a JSON document"))
 
-        sub = add("set", "Store VALUE (a string, or JSON with --json) under KEY.")
+        sub = add("set", _("Store VALUE (a string, or JSON with --json) under KEY."))
         sub.add_argument("key")
         sub.add_argument("value")
         add_timeout(sub)
-        sub.add_argument("--json", action="store_true", help="parse VALUE as JSON")
-        sub.add_argument("--tag", default=None, help="tag the entry (DiskCache)")
+        sub.add_argument("--json", action="store_true", help=_("parse VALUE as JSON"))
+        sub.add_argument("--tag", default=None, help=_("tag the entry (DiskCache)"))
         add_version(sub)
 
-        sub = add("store", "Store a file's bytes under KEY ('-' reads standard input).")
+        sub = add("store", _("Store a file's bytes under KEY ('-' reads standard input)."))
         sub.add_argument("key")
         sub.add_argument("file")
         add_timeout(sub)
-        sub.add_argument("--tag", default=None, help="tag the entry (DiskCache)")
+        sub.add_argument("--tag", default=None, help=_("tag the entry (DiskCache)"))
         add_version(sub)
 
-        sub = add("delete", "Delete keys; reports how many existed.")
+        sub = add("delete", _("Delete keys; reports how many existed."))
         sub.add_argument("keys", nargs="+", metavar="KEY")
         add_version(sub)
 
-        add("expire", "Purge expired entries; reports how many and how many bytes.")
+        add("expire", _("Purge expired entries; reports how many and how many bytes."))
 
-        sub = add("evict", "Remove the entries stored with TAG.")
+        sub = add("evict", _("Remove the entries stored with TAG."))
         sub.add_argument("tag")
 
-        sub = add("clear", "Remove every entry of the alias (for Redis: its KEY_PREFIX).")
+        sub = add("clear", _("Remove every entry of the alias (for Redis: its KEY_PREFIX)."))
         sub.add_argument(
             "--yes",
             "-y",
@@ -143,28 +234,61 @@ class Command(BaseCommand):
             "--no-input",
             dest="interactive",
             action="store_false",
-            help="do not ask for confirmation",
+            help=_("do not ask for confirmation"),
         )
-        sub.add_argument("--dry-run", action="store_true", help="only say what would go")
+        sub.add_argument("--dry-run", action="store_true", help=_("only say what would go"))
         sub.add_argument(
             "--flush-db",
             action="store_true",
-            help="flush the whole server database, other aliases' and apps' data included",
+            help=_("flush the whole server database, other aliases' and apps' data included"),
         )
 
-        add("path", "Print where the cache stores its data.")
+        add("path", _("Print where the cache stores its data."))
 
-        sub = add("check", "Integrity check; exit status 1 when problems remain.")
-        sub.add_argument("--fix", action="store_true", help="repair what can be repaired")
+        sub = add("check", _("Integrity check; exit status 1 when problems remain."))
+        sub.add_argument("--fix", action="store_true", help=_("repair what can be repaired"))
 
-        sub = add("stats", "Print the alias's statistics.")
-        sub.add_argument("--json", action="store_true", help="print a JSON document")
-        sub.add_argument("--all", action="store_true", help="every alias in CACHES")
+        sub = add("stats", _("Print the alias's statistics."))
+        sub.add_argument("--json", action="store_true", help=_("print a JSON document"))
+        sub.add_argument("--all", action="store_true", help=_("every alias in CACHES"))
 
-        sub = add("keys", "List keys (glob PATTERN), streaming.")
+        sub = add("keys", _("List keys (glob PATTERN), streaming."))
         sub.add_argument("pattern", nargs="?", default=None)
-        sub.add_argument("--limit", type=positive_int, default=None, help="stop after N keys")
-        sub.add_argument("--json", action="store_true", help="one JSON object per line")
+        sub.add_argument("--limit", type=positive_int, default=None, help=_("stop after N keys"))
+        sub.add_argument("--json", action="store_true", help=_("one JSON object per line"))
+
+        sub = add(
+            "snapshot",
+            _("Record a statistics snapshot (for the admin's hit-ratio chart); run it from cron."),
+            alias=False,
+        )
+        sub.add_argument(
+            "aliases",
+            nargs="*",
+            metavar="ALIAS",
+            help=_("the aliases (default: every alias that keeps snapshots)"),
+        )
+        sub.add_argument(
+            "--min-interval",
+            type=seconds_arg,
+            default=0.0,
+            metavar="SECONDS",
+            help=_("skip an alias whose newest snapshot is younger than this"),
+        )
+
+        sub = add("audit", _("Maintain the audit trail."), alias=False)
+        actions = sub.add_subparsers(
+            dest="audit_action", metavar="ACTION", required=True, parser_class=CliParser
+        )
+        summary = _("Delete audit records older than DAYS days.")
+        prune: argparse.ArgumentParser = actions.add_parser(
+            "prune", help=summary, description=summary
+        )
+        add_global_options(prune)
+        prune.add_argument(
+            "--older-than", type=positive_int, required=True, metavar="DAYS", help=summary
+        )
+        prune.add_argument("--dry-run", action="store_true", help=_("only say how many would go"))
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -172,6 +296,18 @@ class Command(BaseCommand):
         self._stdout_stream: IO[str] = options.get("stdout") or sys.stdout
         self._stderr_stream: IO[str] = options.get("stderr") or sys.stderr
         self._stdin: IO[bytes] | None = options.get("stdin")
+        try:
+            self.check_text_arguments(options)
+            self.dispatch(options)
+        except CommandError as exc:
+            # The last line of defence: whatever a message quotes, nothing in it reaches the
+            # terminal raw (escaping is idempotent on the parts already escaped).
+            message = str(exc)
+            if render.escape(message) == message:
+                raise
+            raise CommandError(render.escape(message), returncode=exc.returncode) from None
+
+    def dispatch(self, options: dict[str, Any]) -> None:
         handler = getattr(self, "do_" + options["subcommand"])
         try:
             handler(options)
@@ -180,29 +316,96 @@ class Command(BaseCommand):
         except InspectionError as exc:
             message = str(exc)
             alias = options.get("alias", "")
-            if repr(alias) not in message:
-                message = f"Cache {alias!r}: {message}"
+            if repr(alias) not in message and render.quote(alias) not in message:
+                message = _("Cache %(alias)s: %(message)s") % {
+                    "alias": render.quote(alias),
+                    "message": message,
+                }
             raise CommandError(message, returncode=EXIT_FAILED) from exc
+        except InvalidCacheKey as exc:
+            # The backend's own key rules (memcached's length and characters, for instance).
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         except KeyboardInterrupt:
-            raise CommandError("Interrupted.", returncode=EXIT_INTERRUPTED) from None
+            raise CommandError(_("Interrupted."), returncode=EXIT_INTERRUPTED) from None
+
+    @staticmethod
+    def check_text_arguments(options: dict[str, Any]) -> None:
+        given = [(name, options.get(option)) for option, name in TEXT_ARGUMENTS.items()]
+        given.extend(("KEY", key) for key in options.get("keys") or ())
+        for name, text in given:
+            if isinstance(text, str) and render.has_surrogates(text):
+                raise CommandError(
+                    _(
+                        "%(name)s %(text)s is not valid UTF-8 text (the command line held "
+                        "bytes that are not UTF-8); cache keys, tags and values given here "
+                        "are text. Use 'store' to store bytes."
+                    )
+                    % {"name": name, "text": render.quote(text)},
+                    returncode=EXIT_USAGE,
+                )
 
     def adapter(self, alias: str) -> Adapter:
         if alias not in settings.CACHES:
-            known = ", ".join(repr(name) for name in settings.CACHES) or "none"
+            known = ", ".join(render.quote(name) for name in settings.CACHES) or _("none")
             raise CommandError(
-                f"Unknown cache alias {alias!r}; the aliases in CACHES are: {known}.",
+                _("Unknown cache alias %(alias)s; the aliases in CACHES are: %(known)s.")
+                % {"alias": render.quote(alias), "known": known},
                 returncode=EXIT_USAGE,
             )
         adapter = get_adapter(alias)
         if adapter.error is not None:
             raise CommandError(
-                f"Cache {alias!r} cannot be inspected: {adapter.error}", returncode=EXIT_FAILED
+                _("Cache %(alias)s cannot be inspected: %(error)s")
+                % {"alias": render.quote(alias), "error": adapter.error},
+                returncode=EXIT_FAILED,
             )
         return adapter
 
     @staticmethod
     def describe(adapter: Adapter) -> str:
-        return f"cache {adapter.alias!r} ({adapter.backend_name})"
+        return _("cache %(alias)s (%(backend)s)") % {
+            "alias": render.quote(adapter.alias),
+            "backend": render.escape(adapter.backend_name),
+        }
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(render.escape(message), self.style.WARNING)
+
+    @staticmethod
+    def is_process_local(adapter: Adapter) -> bool:
+        return kind_of_alias(adapter.alias).is_process_local
+
+    def reading(self, adapter: Adapter) -> None:
+        """Before a read: warn that a per-process store is this process's own, not the server's."""
+        if self.is_process_local(adapter):
+            self.warn(
+                _(
+                    "Warning: %(cache)s keeps its entries in the memory of each process that "
+                    "uses it. This command sees only its own store, not the one your server "
+                    "processes use."
+                )
+                % {"cache": self.describe(adapter)}
+            )
+
+    def writing(self, adapter: Adapter, capability: Capability) -> None:
+        """Before a change: refuse what would not reach the store, or could not be recorded."""
+        adapter.require_capability(capability)
+        if self.is_process_local(adapter):
+            raise CommandError(
+                _(
+                    "%(cache)s keeps its entries in the memory of each process that uses it: "
+                    "another process, such as this command, cannot reach the store your "
+                    "server processes use. Nothing was changed."
+                )
+                % {"cache": self.capitalised(adapter)},
+                returncode=EXIT_USAGE,
+            )
+        problem = audit.unavailable("cli")
+        if problem is not None:
+            raise CommandError(
+                _("%(problem)s Nothing was changed.") % {"problem": problem},
+                returncode=EXIT_FAILED,
+            )
 
     def progress(
         self, description: str, total: int | Callable[[], int | None] | None = None
@@ -210,11 +413,11 @@ class Command(BaseCommand):
         shown = is_terminal(self._stderr_stream)
         return Progress(self._stderr_stream if shown else None, description, total=total)
 
-    def audit(self, adapter: Adapter, action: str, summary: str) -> None:
+    def audit(self, adapter: Adapter | None, action: str, summary: str) -> None:
         """Write the audit record the admin writes too (who = the OS user, via = cli)."""
         try:
             audit.record(
-                alias=adapter.alias,
+                alias="" if adapter is None else adapter.alias,
                 action=action,
                 summary=summary,
                 user=None,
@@ -223,25 +426,37 @@ class Command(BaseCommand):
             )
         except DatabaseError as exc:
             raise CommandError(
-                f"{summary} But the audit record could not be written: {exc}",
+                _("%(summary)s But the audit record could not be written: %(error)s")
+                % {"summary": summary, "error": exc},
                 returncode=EXIT_FAILED,
             ) from exc
 
     def interrupted(self, adapter: Adapter, action: str, progress: Progress, what: str) -> NoReturn:
         """Record and report an operation stopped by Ctrl-C, then exit with status 130."""
         if not progress.tracked:
-            done = "how many entries went is unknown (the backend does not report progress)"
+            done = _("how many entries went is unknown (the backend does not report progress)")
         elif progress.done:
-            done = f"{render.entries(progress.done)} removed"
+            done = _("%(entries)s removed") % {"entries": render.entries(progress.done)}
         else:
-            done = "nothing removed"
-        self.audit(adapter, action, f"{what} of {self.describe(adapter)} interrupted: {done}.")
+            done = _("nothing removed")
+        self.audit(
+            adapter,
+            action,
+            _("%(what)s of %(cache)s interrupted: %(done)s.")
+            % {"what": what, "cache": self.describe(adapter), "done": done},
+        )
         hint = ""
         if adapter.can(Capability.CHECK):
-            hint = f" 'cache check --alias {adapter.alias}' verifies the store."
+            hint = " " + _("'cache check --alias %(alias)s' verifies the store.") % {
+                "alias": render.escape(adapter.alias)
+            }
         raise CommandError(
-            f"Interrupted: {done}. What was removed stays removed; entries not yet removed are "
-            f"intact.{hint}",
+            _(
+                "Interrupted: %(done)s. What was removed stays removed; entries not yet "
+                "removed are intact."
+            )
+            % {"done": done}
+            + hint,
             returncode=EXIT_INTERRUPTED,
         )
 
@@ -253,54 +468,96 @@ class Command(BaseCommand):
 
     @staticmethod
     def expiry_text(timeout: float | None) -> str:
-        return "never expires" if timeout is None else f"expires in {timeout:g} s"
+        if timeout is None:
+            return _("never expires")
+        return _("expires in %(seconds)s s") % {"seconds": f"{timeout:g}"}
 
     def write_bytes(self, data: bytes) -> None:
         buffer = getattr(self._stdout_stream, "buffer", None)
         if buffer is None:
             raise CommandError(
-                "The value is bytes and this output takes only text; use --json.",
-                returncode=EXIT_FAILED,
+                _("The value is bytes and this output takes only text; use --json."),
+                returncode=EXIT_USAGE,
             )
         self._stdout_stream.flush()
         buffer.write(data)
         buffer.flush()
+
+    def write_value(self, value: Any) -> None:
+        """A value on standard output: as is for a pipe or file, escaped for a terminal."""
+        terminal = is_terminal(self._stdout_stream)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            if not terminal:
+                self.write_bytes(data)
+                return
+            # Raw bytes would be commands to the terminal: show them escaped, and say how to
+            # get the bytes themselves.
+            self.stdout.write(render.escape(data.decode("utf-8", "backslashreplace"), keep="\n"))
+            self.warn(
+                _(
+                    "The value is %(size)s of bytes, shown escaped; redirect the output to a "
+                    "file or a pipe for the bytes themselves."
+                )
+                % {"size": render.human_size(len(data))}
+            )
+            return
+        text, truncated = render.value_text(value)
+        if terminal:
+            text = render.escape(text, keep="\n")
+        elif render.has_surrogates(text):
+            # A str may hold lone surrogates, which no encoding can write.
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        self.stdout.write(text)
+        if truncated:
+            self.warn(
+                _(
+                    "The value is shown as a preview, cut at its size limit (%(limit)s "
+                    "characters, DISKCACHE_ADMIN_PREVIEW_LIMIT) or its depth limit."
+                )
+                % {"limit": f"{conf.PREVIEW_LIMIT:,}"}
+            )
 
     # -- subcommands -------------------------------------------------------------------------
 
     def do_get(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
         adapter.require_capability(Capability.PEEK)
+        self.reading(adapter)
         key, version = options["key"], options["version"]
         found, value = adapter.peek(adapter.make_raw_key(key, version))
         if options["json"]:
             document = render.get_document(adapter.alias, key, version, found, value)
-            self.stdout.write(json.dumps(document, ensure_ascii=False))
-        elif found and isinstance(value, (bytes, bytearray, memoryview)):
-            self.write_bytes(bytes(value))
+            self.stdout.write(render.json_text(document))
         elif found:
-            self.stdout.write(render.value_text(value))
+            self.write_value(value)
         if not found:
             raise CommandError(
-                f"Key {key!r} not found in {self.describe(adapter)}.", returncode=EXIT_FAILED
+                _("Key %(key)s not found in %(cache)s.")
+                % {"key": render.quote(key), "cache": self.describe(adapter)},
+                returncode=EXIT_FAILED,
             )
 
     def do_set(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require_capability(Capability.SET)
+        self.check_tag(adapter, options)
         value: Any = options["value"]
         if options["json"]:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise CommandError(
-                    f"VALUE is not valid JSON: {exc}.", returncode=EXIT_USAGE
+                    _("VALUE is not valid JSON: %(error)s.") % {"error": exc},
+                    returncode=EXIT_USAGE,
                 ) from exc
-        self.store_value(adapter, options, value, f"a {render.type_name(value)}")
+        self.writing(adapter, Capability.SET)
+        what = _("a %(type)s") % {"type": render.type_name(value)}
+        self.store_value(adapter, options, value, what)
 
     def do_store(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require_capability(Capability.SET)
+        self.check_tag(adapter, options)
+        self.writing(adapter, Capability.SET)
         path = options["file"]
         try:
             if path == "-":
@@ -310,44 +567,71 @@ class Command(BaseCommand):
                 with open(path, "rb") as file:
                     data = file.read()
         except OSError as exc:
-            name = "standard input" if path == "-" else repr(path)
+            name = _("standard input") if path == "-" else render.quote(path)
             raise CommandError(
-                f"Cannot read {name}: {exc.strerror or exc}.", returncode=EXIT_USAGE
+                _("Cannot read %(name)s: %(error)s.")
+                % {"name": name, "error": exc.strerror or exc},
+                returncode=EXIT_USAGE,
             ) from exc
         self.store_value(adapter, options, data, render.human_size(len(data)))
+
+    def check_tag(self, adapter: Adapter, options: dict[str, Any]) -> None:
+        adapter.require_capability(Capability.SET)
+        # Only a backend that can evict by tag stores one; the others would drop it silently.
+        if options["tag"] is not None and not adapter.can(Capability.EVICT_TAG):
+            raise CommandError(
+                _("%(cache)s cannot tag entries; store the value without --tag.")
+                % {"cache": self.capitalised(adapter)},
+                returncode=EXIT_USAGE,
+            )
+
+    def capitalised(self, adapter: Adapter) -> str:
+        described = self.describe(adapter)
+        return described[0].upper() + described[1:]
 
     def store_value(self, adapter: Adapter, options: dict[str, Any], value: Any, what: str) -> None:
         key, tag, version = options["key"], options["tag"], options["version"]
         timeout = self.timeout(adapter, options)
         adapter.set(key, value, timeout, tag=tag, version=version)
-        tagged = f", tag {tag!r}" if tag else ""
-        summary = (
-            f"Stored {key!r} ({what}{tagged}) in {self.describe(adapter)}; "
-            f"it {self.expiry_text(timeout)}."
-        )
+        tagged = _(", tag %(tag)s") % {"tag": render.quote(tag)} if tag else ""
+        summary = _("Stored %(key)s (%(what)s%(tagged)s) in %(cache)s; it %(expiry)s.") % {
+            "key": render.quote(key),
+            "what": what,
+            "tagged": tagged,
+            "cache": self.describe(adapter),
+            "expiry": self.expiry_text(timeout),
+        }
         self.audit(adapter, options["subcommand"], summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
     def do_delete(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require_capability(Capability.DELETE)
+        self.writing(adapter, Capability.DELETE)
         keys: list[str] = list(dict.fromkeys(options["keys"]))
         raw_keys = [adapter.make_raw_key(key, options["version"]) for key in keys]
         deleted = adapter.delete(raw_keys)
-        asked = render.plural(len(keys), "key")
-        summary = f"Deleted {deleted:,} of {asked} from {self.describe(adapter)}."
+        summary = _("Deleted %(deleted)s of %(asked)s from %(cache)s.") % {
+            "deleted": f"{deleted:,}",
+            "asked": render.keys(len(keys)),
+            "cache": self.describe(adapter),
+        }
         self.audit(adapter, "delete", summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
     def do_expire(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require_capability(Capability.EXPIRE)
-        with self.progress("Purging expired entries", total=lambda: self.expired(adapter)) as bar:
+        self.writing(adapter, Capability.EXPIRE)
+        with self.progress(
+            _("Purging expired entries"), total=lambda: self.expired(adapter)
+        ) as bar:
             try:
                 removal = call_with_progress(adapter.expire, bar)
             except KeyboardInterrupt:
-                self.interrupted(adapter, "expire", bar, "Purging expired entries")
-        summary = f"Purged expired entries from {self.describe(adapter)}: {self.removed(removal)}."
+                self.interrupted(adapter, "expire", bar, _("Purging expired entries"))
+        summary = _("Purged expired entries from %(cache)s: %(removed)s.") % {
+            "cache": self.describe(adapter),
+            "removed": self.removed(removal),
+        }
         self.audit(adapter, "expire", summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
@@ -366,14 +650,19 @@ class Command(BaseCommand):
 
     def do_evict(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require_capability(Capability.EVICT_TAG)
+        self.writing(adapter, Capability.EVICT_TAG)
         tag = options["tag"]
-        with self.progress(f"Evicting tag {tag!r}") as bar:
+        what = _("Evicting tag %(tag)s") % {"tag": render.quote(tag)}
+        with self.progress(what) as bar:
             try:
                 removal = call_with_progress(adapter.evict, bar, tag=tag)
             except KeyboardInterrupt:
-                self.interrupted(adapter, "evict", bar, f"Evicting tag {tag!r}")
-        summary = f"Evicted tag {tag!r} from {self.describe(adapter)}: {self.removed(removal)}."
+                self.interrupted(adapter, "evict", bar, what)
+        summary = _("Evicted tag %(tag)s from %(cache)s: %(removed)s.") % {
+            "tag": render.quote(tag),
+            "cache": self.describe(adapter),
+            "removed": self.removed(removal),
+        }
         self.audit(adapter, "evict", summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
@@ -382,102 +671,152 @@ class Command(BaseCommand):
         if options["flush_db"]:
             self.flush_db(adapter, options)
             return
-        adapter.require_capability(Capability.CLEAR)
+        if options["dry_run"]:
+            adapter.require_capability(Capability.CLEAR)
+            self.reading(adapter)
+        else:
+            self.writing(adapter, Capability.CLEAR)
         preview = adapter.clear_preview()
-        scope = f"{self.describe(adapter)} at {adapter.location() or 'its location'}"
+        scope = _("%(cache)s at %(location)s") % {
+            "cache": self.describe(adapter),
+            "location": render.escape(adapter.location() or _("its location")),
+        }
         if adapter.can(Capability.FLUSH_DB):
             # On a shared server database, clear is scoped to the alias's keys: say which.
-            scope += f", keys with prefix {adapter.cache.key_prefix!r}"
+            scope += _(", keys with prefix %(prefix)s") % {
+                "prefix": render.quote(str(adapter.cache.key_prefix))
+            }
         going = self.removed(preview)
         if options["dry_run"]:
-            self.stdout.write(f"Would remove {going} from {scope}.")
+            self.stdout.write(
+                _("Would remove %(going)s from %(scope)s.") % {"going": going, "scope": scope}
+            )
             return
         if options["interactive"]:
-            self.confirm(f"This removes {going} from {scope}.", "Clear")
-        with self.progress(f"Clearing {adapter.alias}", total=preview.count) as bar:
+            self.confirm(
+                _("This removes %(going)s from %(scope)s.") % {"going": going, "scope": scope},
+                _("Clear cancelled"),
+            )
+        with self.progress(
+            _("Clearing %(alias)s") % {"alias": render.escape(adapter.alias)}, total=preview.count
+        ) as bar:
             try:
                 removal = call_with_progress(adapter.clear, bar)
             except KeyboardInterrupt:
-                self.interrupted(adapter, "clear", bar, "Clearing")
-        summary = f"Cleared {self.describe(adapter)}: removed {self.removed(removal)}."
+                self.interrupted(adapter, "clear", bar, _("Clearing"))
+        summary = _("Cleared %(cache)s: removed %(removed)s.") % {
+            "cache": self.describe(adapter),
+            "removed": self.removed(removal),
+        }
         self.audit(adapter, "clear", summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
     def flush_db(self, adapter: Adapter, options: dict[str, Any]) -> None:
-        adapter.require_capability(Capability.FLUSH_DB)
-        target = (
-            f"the WHOLE database at {adapter.location()} ({self.describe(adapter)}): every key "
-            "in it, including other aliases' and other applications' data"
-        )
         if options["dry_run"]:
-            self.stdout.write(f"Would flush {target}.")
+            adapter.require_capability(Capability.FLUSH_DB)
+            self.reading(adapter)
+        else:
+            self.writing(adapter, Capability.FLUSH_DB)
+        location = render.escape(adapter.location())
+        target = _(
+            "the WHOLE database at %(location)s (%(cache)s): every key in it, including other "
+            "aliases' and other applications' data"
+        ) % {"location": location, "cache": self.describe(adapter)}
+        if options["dry_run"]:
+            self.stdout.write(_("Would flush %(target)s.") % {"target": target})
             return
         if options["interactive"]:
-            self.confirm(f"This flushes {target}.", "Flush")
+            self.confirm(_("This flushes %(target)s.") % {"target": target}, _("Flush cancelled"))
         try:
             adapter.flush_db()
         except KeyboardInterrupt:
             # One server command: either it ran or it did not; say so honestly.
             raise CommandError(
-                "Interrupted: the flush may or may not have run on the server.",
+                _("Interrupted: the flush may or may not have run on the server."),
                 returncode=EXIT_INTERRUPTED,
             ) from None
-        summary = f"Flushed the whole database at {adapter.location()} ({adapter.alias!r})."
+        summary = _("Flushed the whole database at %(location)s (%(alias)s).") % {
+            "location": location,
+            "alias": render.quote(adapter.alias),
+        }
         self.audit(adapter, "flush_db", summary)
         self.stdout.write(self.style.SUCCESS(summary))
 
-    def confirm(self, statement: str, action: str) -> None:
+    def confirm(self, statement: str, cancelled: str) -> None:
         """Ask before a destructive step; anything but 'yes' cancels it."""
         self.stdout.write(self.style.WARNING(statement))
         try:
-            answer = input("Type 'yes' to continue, or 'no' to cancel: ")
+            answer = input(_("Type 'yes' to continue, or 'no' to cancel: "))
         except (EOFError, KeyboardInterrupt):
             answer = ""
         if answer.strip().lower() == "yes":
             return
         raise CommandError(
-            f"{action} cancelled; nothing was removed (use --yes to skip the question).",
+            _("%(cancelled)s; nothing was removed (use --yes to skip the question).")
+            % {"cancelled": cancelled},
             returncode=EXIT_FAILED,
         )
 
     def do_path(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
+        self.reading(adapter)
         location = adapter.location()
         if not location:
             raise CommandError(
-                f"{self.describe(adapter).capitalize()} has no storage location.",
+                _("%(cache)s has no storage location.") % {"cache": self.capitalised(adapter)},
                 returncode=EXIT_FAILED,
             )
-        self.stdout.write(location)
+        # Exact for $(cache path) in a script; escaped like every other text on a terminal.
+        self.stdout.write(render.escape(location) if is_terminal(self._stdout_stream) else location)
 
     def do_check(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
-        adapter.require_capability(Capability.CHECK)
-        with self.progress(f"Checking {adapter.alias}", total=None) as bar:
+        if options["fix"]:
+            self.writing(adapter, Capability.CHECK)
+        else:
+            adapter.require_capability(Capability.CHECK)
+            self.reading(adapter)
+        with self.progress(
+            _("Checking %(alias)s") % {"alias": render.escape(adapter.alias)}, total=None
+        ) as bar:
             try:
                 problems = call_with_progress(adapter.check, bar, fix=options["fix"])
             except KeyboardInterrupt:
                 raise CommandError(
-                    "Interrupted: the check stopped early; repairs already made are kept.",
+                    _("Interrupted: the check stopped early; repairs already made are kept."),
                     returncode=EXIT_INTERRUPTED,
                 ) from None
         for problem in problems:
-            status = "fixed" if problem.fixed else "PROBLEM"
-            line = f"{status}: {problem.kind}: {render.printable(problem.detail)}"
+            status = _("fixed") if problem.fixed else _("PROBLEM")
+            line = f"{status}: {render.escape(problem.kind)}: {render.escape(problem.detail)}"
             self.stdout.write(line, self.style.SUCCESS if problem.fixed else self.style.ERROR)
         remaining = sum(not problem.fixed for problem in problems)
         fixed = len(problems) - remaining
         if fixed:
-            summary = f"Repaired {render.plural(fixed, 'problem')} in {self.describe(adapter)}."
+            summary = _("Repaired %(problems)s in %(cache)s.") % {
+                "problems": render.problems(fixed),
+                "cache": self.describe(adapter),
+            }
             self.audit(adapter, "check", summary)
         if remaining:
-            hint = "" if options["fix"] else " Run with --fix to repair what can be repaired."
+            hint = (
+                "" if options["fix"] else " " + _("Run with --fix to repair what can be repaired.")
+            )
             raise CommandError(
-                f"{render.plural(remaining, 'problem')} left in {self.describe(adapter)}.{hint}",
+                _("%(problems)s left in %(cache)s.")
+                % {"problems": render.problems(remaining), "cache": self.describe(adapter)}
+                + hint,
                 returncode=EXIT_FAILED,
             )
-        done = f"fixed {render.plural(fixed, 'problem')}" if fixed else "no problems found"
-        self.stdout.write(self.style.SUCCESS(f"Checked {self.describe(adapter)}: {done}."))
+        if fixed:
+            done = _("fixed %(problems)s") % {"problems": render.problems(fixed)}
+        else:
+            done = _("no problems found")
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Checked %(cache)s: %(done)s.") % {"cache": self.describe(adapter), "done": done}
+            )
+        )
 
     def do_stats(self, options: dict[str, Any]) -> None:
         if options["all"]:
@@ -489,6 +828,7 @@ class Command(BaseCommand):
         documents: list[dict[str, Any]] = []
         failed = []
         for adapter in adapters:
+            self.reading(adapter)
             stats: Stats | None = None
             error: str | None = None
             if adapter.error is not None:
@@ -508,43 +848,54 @@ class Command(BaseCommand):
                 self.write_stats(adapter, stats, error)
         if options["json"]:
             output: Any = {"caches": documents} if options["all"] else documents[0]
-            self.stdout.write(json.dumps(output, ensure_ascii=False, default=str))
+            self.stdout.write(render.json_text(output))
         if failed:
-            names = ", ".join(repr(alias) for alias in failed)
-            raise CommandError(f"No statistics from {names}.", returncode=EXIT_FAILED)
+            names = ", ".join(render.quote(alias) for alias in failed)
+            raise CommandError(
+                _("No statistics from %(aliases)s.") % {"aliases": names}, returncode=EXIT_FAILED
+            )
 
     def write_stats(self, adapter: Adapter, stats: Stats | None, error: str | None) -> None:
         location = adapter.location()
-        heading = f"{self.describe(adapter)}" + (f" at {location}" if location else "")
-        self.stdout.write(self.style.MIGRATE_HEADING(heading[0].upper() + heading[1:]))
+        heading = self.capitalised(adapter)
+        if location:
+            heading = _("%(cache)s at %(location)s") % {
+                "cache": heading,
+                "location": render.escape(location),
+            }
+        self.stdout.write(self.style.MIGRATE_HEADING(heading))
         if error is not None:
-            self.stdout.write(self.style.ERROR(f"  error: {error}"))
+            self.stdout.write(
+                self.style.ERROR("  " + _("error: %(error)s") % {"error": render.escape(error)})
+            )
         elif stats is None:
-            self.stdout.write("  no statistics available for this backend")
+            self.stdout.write("  " + _("no statistics available for this backend"))
         else:
-            rows = render.stats_lines(stats) or [("statistics", "none reported")]
-            width = max(len(label) for label, _ in rows)
+            rows = render.stats_lines(stats) or [(_("statistics"), _("none reported"))]
+            width = max(len(label) for label, _value in rows)
             for label, value in rows:
                 self.stdout.write(f"  {label.ljust(width)}  {value}")
 
     def do_keys(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
         adapter.require_capability(Capability.LIST_KEYS)
+        self.reading(adapter)
         as_json = options["json"]
         # The listed keys show the way themselves on a terminal; the bar is for redirections.
         shown = is_terminal(self._stderr_stream) and not is_terminal(self._stdout_stream)
-        bar = Progress(self._stderr_stream if shown else None, "Listing keys", unit="keys")
+        bar = Progress(self._stderr_stream if shown else None, _("Listing keys"), unit="keys")
         keys: Iterator[KeyInfo] = adapter.iter_keys(options["pattern"] or None)
         try:
             for info in itertools.islice(keys, options["limit"]):
                 if as_json:
-                    self.stdout.write(json.dumps(render.key_json(info), ensure_ascii=False))
+                    self.stdout.write(render.json_text(render.key_json(info)))
                 else:
-                    self.stdout.write(render.printable(info.key))
+                    self.stdout.write(render.escape(info.key))
                 bar.advance(1)
         except KeyboardInterrupt:
             raise CommandError(
-                f"Interrupted after {render.plural(bar.done, 'key')}.", returncode=EXIT_INTERRUPTED
+                _("Interrupted after %(keys)s.") % {"keys": render.keys(bar.done)},
+                returncode=EXIT_INTERRUPTED,
             ) from None
         except BrokenPipeError:
             self.reader_went_away()
@@ -561,3 +912,108 @@ class Command(BaseCommand):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
+
+    def do_snapshot(self, options: dict[str, Any]) -> None:
+        """One statistics snapshot per alias, for the admin's hit-ratio-over-time chart."""
+        if options["aliases"]:
+            adapters = [self.adapter(alias) for alias in dict.fromkeys(options["aliases"])]
+            for adapter in adapters:
+                adapter.require_capability(Capability.SNAPSHOTS)
+        else:
+            adapters = [
+                adapter
+                for adapter in all_adapters()
+                if adapter.error is None and adapter.can(Capability.SNAPSHOTS)
+            ]
+            if not adapters:
+                raise CommandError(
+                    _("No cache in CACHES keeps statistics snapshots (DiskCache does)."),
+                    returncode=EXIT_USAGE,
+                )
+        failed: list[str] = []
+        for adapter in adapters:
+            try:
+                self.snapshot(adapter, options["min_interval"])
+            except InspectionError as exc:
+                # Cron runs all aliases: one busy store must not cost the others their snapshot.
+                self.stderr.write(
+                    render.escape(
+                        _("No snapshot of %(cache)s: %(error)s")
+                        % {"cache": self.describe(adapter), "error": exc}
+                    )
+                )
+                failed.append(adapter.alias)
+        if failed:
+            raise CommandError(
+                _("No snapshot of %(aliases)s.")
+                % {"aliases": ", ".join(render.quote(alias) for alias in failed)},
+                returncode=EXIT_FAILED,
+            )
+
+    def snapshot(self, adapter: Adapter, min_interval: float) -> None:
+        if min_interval:
+            latest = adapter.latest_snapshot()
+            if latest is not None and time.time() - latest.taken < min_interval:
+                self.stdout.write(
+                    _("Skipped %(cache)s: its newest snapshot is %(age)s s old.")
+                    % {
+                        "cache": self.describe(adapter),
+                        "age": f"{time.time() - latest.taken:.0f}",
+                    }
+                )
+                return
+        snapshot = adapter.take_snapshot()
+        if adapter.latest_snapshot() is None:
+            # The adapter records nothing for a store that does not exist yet (and creates
+            # none): a reader must not create stores as a side effect.
+            self.stdout.write(
+                _("Nothing to record for %(cache)s: its store does not exist yet.")
+                % {"cache": self.describe(adapter)}
+            )
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                _(
+                    "Took a snapshot of %(cache)s: %(entries)s, %(size)s, %(hits)s hits, "
+                    "%(misses)s misses."
+                )
+                % {
+                    "cache": self.describe(adapter),
+                    "entries": render.entries(snapshot.entries),
+                    "size": render.human_size(snapshot.size),
+                    "hits": f"{snapshot.hits:,}",
+                    "misses": f"{snapshot.misses:,}",
+                }
+            )
+        )
+
+    def do_audit(self, options: dict[str, Any]) -> None:
+        """``audit prune --older-than DAYS``: the retention of the audit trail."""
+        days: int = options["older_than"]
+        try:
+            count, cutoff = audit.prune(datetime.timedelta(days=days), dry_run=options["dry_run"])
+        except DatabaseError as exc:
+            raise CommandError(
+                _("The audit records cannot be read or deleted: %(error)s") % {"error": exc},
+                returncode=EXIT_FAILED,
+            ) from exc
+        records = render.counted(
+            ngettext("%(count)s audit record", "%(count)s audit records", count), count
+        )
+        age = render.counted(ngettext("%(count)s day", "%(count)s days", days), days)
+        context = {"records": records, "age": age, "cutoff": f"{cutoff:%Y-%m-%d %H:%M:%S %Z}"}
+        if options["dry_run"]:
+            self.stdout.write(
+                _("Would remove %(records)s older than %(age)s (before %(cutoff)s).") % context
+            )
+            return
+        summary = _("Removed %(records)s older than %(age)s (before %(cutoff)s).") % context
+        # Deleting audit records is itself recorded, so the trail shows where it was cut.
+        self.audit(None, "prune_audit", summary)
+        self.stdout.write(self.style.SUCCESS(summary))
+
+
+def add_global_options(parser: argparse.ArgumentParser) -> None:
+    """Django's global options on a subparser (see :data:`GLOBAL_OPTIONS`)."""
+    for flags, extra in GLOBAL_OPTIONS:
+        parser.add_argument(*flags, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **extra)

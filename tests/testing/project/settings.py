@@ -1,8 +1,10 @@
 """Settings of the story project: a developer's caches, configured through the environment.
 
 STORY_REDIS_URL / STORY_PREFIX: the "dev" Redis alias (LocMem when unset);
-STORY_DISK_DIR: the "dev" DiskCache directory; STORY_MODE: DISKCACHE_ADMIN_TEST_ISOLATION;
-STORY_SAFE: JSON for DISKCACHE_ADMIN_TEST_SAFE_CACHES; STORY_START_METHOD: fork or spawn.
+STORY_DISK_DIR: the "dev" DiskCache directory; STORY_FILE_DIR: adds a "files" FileBasedCache
+alias there; STORY_MODE: DISKCACHE_ADMIN_TEST_ISOLATION ("unset": not in the settings);
+STORY_APP: "1" adds diskcache_admin to INSTALLED_APPS; STORY_SAFE: JSON for
+DISKCACHE_ADMIN_TEST_CACHES; STORY_START_METHOD: fork or spawn.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    *(["diskcache_admin"] if os.environ.get("STORY_APP") == "1" else []),
 ]
 MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -52,9 +55,16 @@ CACHES = {
     "sessions": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "s"},
 }
 
+if os.environ.get("STORY_FILE_DIR"):
+    CACHES["files"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ["STORY_FILE_DIR"],
+    }
+
 TEST_RUNNER = "diskcache_admin.testing.IsolatedCacheRunner"
-DISKCACHE_ADMIN_TEST_ISOLATION = os.environ.get("STORY_MODE", "swap")
-DISKCACHE_ADMIN_TEST_SAFE_CACHES = json.loads(os.environ.get("STORY_SAFE", "{}"))
+if os.environ.get("STORY_MODE") != "unset":
+    DISKCACHE_ADMIN_TEST_ISOLATION = os.environ.get("STORY_MODE", "swap")
+DISKCACHE_ADMIN_TEST_CACHES = json.loads(os.environ.get("STORY_SAFE", "{}"))
 
 if os.environ.get("STORY_START_METHOD"):
     multiprocessing.set_start_method(os.environ["STORY_START_METHOD"], force=True)

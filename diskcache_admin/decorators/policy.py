@@ -6,8 +6,10 @@ Nothing here runs a view, so every rule can be tested with ``RequestFactory`` al
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -16,15 +18,20 @@ from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.response import SimpleTemplateResponse
-from django.utils.cache import cc_delim_re
 from django.utils.translation import get_language
 
-from ._stampede import Barrier, Engine
+from ..instrumentation import internal_calls
+from .stampede import Barrier, StampedeGuard
+
+__all__ = ["CachePolicy", "VaryPart"]
 
 KeyFunc = Callable[..., "str | None"]
 VaryKind = Literal["user", "language", "GET", "header"]
 
 PAYLOAD_VERSION = 1
+# Splits a comma-separated header (Cache-Control, Vary), ignoring the spaces around each comma.
+# Our own: Django's equivalent (django.utils.cache.cc_delim_re) was private and is gone in 6.1.
+HEADER_LIST_SEPARATOR = re.compile(r"\s*,\s*")
 REFUSED_CACHE_CONTROL = frozenset({"private", "no-store", "no-cache"})
 # Never stored: they describe one connection or one client, not the page.
 UNSTORED_HEADERS = frozenset(
@@ -125,19 +132,19 @@ class CachePolicy:
         self.per_user = per_user
         self.max_age = max_age
         self.name = name
-        self.engine = Engine(cache, timeout, barrier, beta, stale_while_revalidate)
+        self.guard = StampedeGuard(cache, timeout, barrier, beta, stale_while_revalidate)
 
     @property
     def alias(self) -> str:
-        return self.engine.alias
+        return self.guard.alias
 
     @property
     def timeout(self) -> float | None:
-        return self.engine.timeout
+        return self.guard.timeout
 
     @property
     def cache(self) -> BaseCache:
-        return caches[self.engine.alias]
+        return caches[self.guard.alias]
 
     # -- keys -----------------------------------------------------------------------------------
 
@@ -178,12 +185,14 @@ class CachePolicy:
         if not self.vary_on:
             return f"dca.view.v:{_digest(base)}"
         # Varied entries cannot be listed, so invalidation replaces the generation they hang on.
+        # Reading or creating the generation is bookkeeping, not a call the view's code made.
         cache = self.cache
         generation_key = self._generation_key(base)
-        generation = cache.get(generation_key)
-        if generation is None:
-            cache.add(generation_key, secrets.token_hex(8), None)
+        with internal_calls():
             generation = cache.get(generation_key)
+            if generation is None:
+                cache.add(generation_key, secrets.token_hex(8), None)
+                generation = cache.get(generation_key)
         return self._varied_key(base, request, generation)
 
     async def astorage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
@@ -194,10 +203,11 @@ class CachePolicy:
             return f"dca.view.v:{_digest(base)}"
         cache = self.cache
         generation_key = self._generation_key(base)
-        generation = await cache.aget(generation_key)
-        if generation is None:
-            await cache.aadd(generation_key, secrets.token_hex(8), None)
+        with internal_calls():
             generation = await cache.aget(generation_key)
+            if generation is None:
+                await cache.aadd(generation_key, secrets.token_hex(8), None)
+                generation = await cache.aget(generation_key)
         return self._varied_key(base, request, generation)
 
     def _varied_key(self, base: str, request: HttpRequest, generation: Any) -> str:
@@ -222,6 +232,14 @@ class CachePolicy:
     def _names_user(self) -> bool:
         return VaryPart("user") in self.vary_on
 
+    def reads_user(self) -> bool:
+        """Whether the key or the rules need ``request.user`` (to vary on it, or to refuse it)."""
+        return self.per_user is not False or self._names_user()
+
+    def _names_session(self) -> bool:
+        # The session cookie is the only request part that tells two anonymous sessions apart.
+        return VaryPart("header", "cookie") in self.vary_on
+
     def request_refusal(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
         """Why this request may neither read nor fill the cache, or ``None``."""
         if request.method not in ("GET", "HEAD"):
@@ -241,6 +259,8 @@ class CachePolicy:
 
     def response_refusal(self, request: HttpRequest, response: HttpResponseBase) -> str | None:
         """Why this response may not be stored, or ``None`` (the request rules come first)."""
+        # Read before request_refusal, which may load the user and so touch the session itself.
+        read_session = session_accessed(request)
         refusal = self.request_refusal(request)
         if refusal is not None:
             return refusal
@@ -252,7 +272,7 @@ class CachePolicy:
             return "streaming responses are never cached"
         if response.cookies or "set-cookie" in response.headers:
             return "the response sets cookies"
-        for directive in cc_delim_re.split(response.headers.get("Cache-Control", "")):
+        for directive in HEADER_LIST_SEPARATOR.split(response.headers.get("Cache-Control", "")):
             name = directive.split("=", 1)[0].strip().lower()
             if name in REFUSED_CACHE_CONTROL:
                 return f"the response says Cache-Control: {name}"
@@ -262,6 +282,13 @@ class CachePolicy:
         # get_token() sets this flag (Django >= 4.1): the page embeds this visitor's CSRF token.
         if request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
             return "the response used the CSRF token"
+        # What SessionMiddleware turns into "Vary: Cookie" after the decorator has returned: the
+        # page may show this visitor's session data (a basket, messages, the logged-in user).
+        if read_session and not self._names_session():
+            return (
+                "the view read the session (or loaded the user from it) and the key does not"
+                " vary on header:Cookie"
+            )
         return None
 
     def _vary_refusal(self, response: HttpResponseBase) -> str | None:
@@ -270,7 +297,7 @@ class CachePolicy:
             covered |= {"cookie", "authorization"}
         if VaryPart("language") in self.vary_on:
             covered.add("accept-language")
-        for header in cc_delim_re.split(response.headers.get("Vary", "")):
+        for header in HEADER_LIST_SEPARATOR.split(response.headers.get("Vary", "")):
             header = header.strip().lower()
             if header == "*":
                 return "the response says Vary: *"
@@ -314,6 +341,32 @@ class CachePolicy:
         for name, value in payload["headers"]:
             response.headers[name] = value
         return response
+
+
+def session_accessed(request: HttpRequest) -> bool:
+    """Whether ``request.session`` was read or written (Django's ``SessionBase.accessed``)."""
+    return bool(getattr(getattr(request, "session", None), "accessed", False))
+
+
+@contextmanager
+def watching_session(request: HttpRequest) -> Iterator[None]:
+    """Within the block, ``request.session.accessed`` tells whether the block touched it.
+
+    ``cached_view`` loads the user (which reads the session) before it runs the view, and a
+    middleware may have read the session too; neither makes the page depend on the session.
+    So the flag is cleared for the block, and afterwards set back to "accessed before or
+    during", which is what SessionMiddleware then sees: its ``Vary: Cookie`` is unchanged.
+    """
+    session = getattr(request, "session", None)
+    if session is None or not hasattr(session, "accessed"):
+        yield
+        return
+    before = bool(session.accessed)
+    session.accessed = False
+    try:
+        yield
+    finally:
+        session.accessed = before or bool(session.accessed)
 
 
 def render_if_needed(response: HttpResponseBase) -> HttpResponseBase:

@@ -1,4 +1,4 @@
-"""A read-only list of the audit trail (admin and command line)."""
+"""``AuditEntryAdmin``: a read-only list of the audit trail (admin and command line)."""
 
 from __future__ import annotations
 

@@ -4,38 +4,39 @@ One algorithm decides, for one cache key, whether to serve the stored value, rec
 (XFetch), serve it stale while another caller recomputes, or wait at the barrier for the caller
 that holds the lock. It is written once, as a generator that *yields* cache operations, and run
 by a sync driver and an async driver, so both kinds of caller follow exactly the same rules.
+
+The lock, its release and the re-reads while waiting are bookkeeping: they run inside
+:func:`diskcache_admin.instrumentation.internal_calls`, so ``cache_calls`` and the panel count
+only the one read and the one write the caller's code stands for.
+
+This module knows no storage engine and no SQL: it classifies a cache with
+:func:`~diskcache_admin.inspection.kinds.kind_of` and releases the lock through public methods
+(``DiskCache.delete_if_equal``, the raw client from :mod:`diskcache_admin.inspection.redis`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
-import decimal
-import enum
 import logging
 import math
 import random
 import secrets
 import threading
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, Protocol, cast
 
 from asgiref.sync import sync_to_async
-from django.core import checks
-from django.core.cache import InvalidCacheBackendError, caches
+from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.filebased import FileBasedCache
-from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
-from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model
 
-from .backend import DiskCache
-from .engine import Mode
+from ..inspection.base import InspectionError
+from ..inspection.kinds import Kind, kind_of
+from ..inspection.redis import redis_client
+from ..instrumentation import internal_calls
+
+__all__ = ["Barrier", "StampedeGuard", "StampedeTimeout", "barrier_aliases", "barrier_problem"]
 
 logger = logging.getLogger("diskcache_admin.decorators")
 
@@ -78,6 +79,13 @@ class Barrier:
             raise ValueError("Barrier.lock_timeout must be more than 0 seconds.")
         if self.on_timeout not in ("compute", "raise"):
             raise ValueError('Barrier.on_timeout must be "compute" or "raise".')
+
+
+def barrier_for(stampede: bool | Barrier) -> Barrier | None:
+    """The ``stampede`` argument of the decorators as a :class:`Barrier` (or none)."""
+    if isinstance(stampede, Barrier):
+        return stampede
+    return Barrier() if stampede else None
 
 
 @dataclass(frozen=True)
@@ -123,56 +131,23 @@ def backend_timeout(seconds: float | None) -> int | None:
     return None if seconds is None else max(1, math.ceil(seconds))
 
 
-# -- memoize keys ------------------------------------------------------------------------------
-
-_REPR_STABLE = (
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-    decimal.Decimal,
-    uuid.UUID,
-    enum.Enum,
-)
-
-
-def canonical(value: Any) -> str:
-    # Text equal across processes for equal arguments (hash() is salted per process).
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
-        return f"{type(value).__name__}:{value!r}"
-    if isinstance(value, (list, tuple)):
-        inner = ",".join(canonical(item) for item in value)
-        return f"{type(value).__name__}[{inner}]"
-    if isinstance(value, dict):
-        items = sorted(f"{canonical(k)}={canonical(v)}" for k, v in value.items())
-        return "dict{" + ",".join(items) + "}"
-    if isinstance(value, (set, frozenset)):
-        return f"{type(value).__name__}{{" + ",".join(sorted(map(canonical, value))) + "}"
-    if isinstance(value, Model):
-        return f"model:{value._meta.label_lower}:{value.pk!r}"
-    method = getattr(value, "__cache_key__", None)
-    if callable(method):
-        return f"{type(value).__qualname__}:{method()}"
-    if isinstance(value, _REPR_STABLE):
-        return repr(value)
-    text = repr(value)
-    if " at 0x" in text:
-        raise TypeError(
-            f"A {type(value).__qualname__} cannot be part of a memoize key: its repr changes"
-            " from process to process. Give it a __cache_key__() method, or name the argument"
-            " in memoize(ignore=...)."
-        )
-    return f"{type(value).__qualname__}:{text}"
-
-
 # -- the lock -----------------------------------------------------------------------------------
 
 
+class _ComparesAndDeletes(Protocol):
+    # DiskCache's public compare-and-delete (atomic in its store); named here, not imported,
+    # so that the decorators never load the storage engine.
+    def make_and_validate_key(self, key: Any, version: int | None = None) -> str: ...
+
+    def delete_if_equal(self, key: Any, value: Any, version: int | None = None) -> bool: ...
+
+
 def acquire_lock(cache: BaseCache, key: str, ttl: float) -> int | None:
-    # The owner's token, or None when another caller holds the lock.
+    """The owner's token, or ``None`` when another caller holds the lock."""
     # An int, so DiskCache stores it natively and Redis as plain digits: both can then compare
     # it inside the store when releasing.
     token = secrets.randbits(62) | 1
-    if isinstance(cache, LocMemCache):
+    if kind_of(cache) is Kind.LOCMEM:
         with _LOCAL_MUTEX:
             taken = cache.add(key, token, backend_timeout(ttl))
     else:
@@ -181,29 +156,27 @@ def acquire_lock(cache: BaseCache, key: str, ttl: float) -> int | None:
 
 
 def release_lock(cache: BaseCache, key: str, token: int) -> bool:
-    # Deletes the lock only if it still holds ``token``. Atomic on Redis (a Lua script),
-    # DiskCache (one SQL statement) and LocMem (a process mutex, which covers every user of a
-    # LocMem store). Elsewhere a get then a delete: if the lock expires between the two and
-    # another caller takes it, that caller's lock is deleted and one extra computation may run.
-    if isinstance(cache, RedisCache):
-        made = cache.make_and_validate_key(key)
-        # Django's RedisCache exposes no script API; its client's connection pool does.
-        client = cast(Any, cache)._cache.get_client(made, write=True)
-        return bool(client.eval(_RELEASE_LUA, 1, made, str(token)))
-    if isinstance(cache, DiskCache):
-        made = cache.make_and_validate_key(key)
-        deleted = cache.store.db.run_write(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM entries WHERE key = ? AND mode = ? AND value = ?",
-                    (made, int(Mode.INT), token),
-                ).rowcount
-            )
-        )
-        return bool(deleted)
-    if isinstance(cache, LocMemCache):
+    """Delete the lock only if it still holds ``token``; ``True`` if it did."""
+    # Atomic on Redis (a Lua script), DiskCache (a compare-and-delete inside its store) and LocMem
+    # (a process mutex, which covers every user of a LocMem store). Elsewhere a get then a delete:
+    # if the lock expires between the two and another caller takes it, that caller's lock is
+    # deleted and one extra computation may run.
+    kind = kind_of(cache)
+    if kind.is_redis:
+        try:
+            client = redis_client(cache, write=True)
+        except InspectionError:
+            client = None  # a sharded django-redis client: no single server to script
+        if client is not None:
+            made = cache.make_and_validate_key(key)
+            # Both Redis backends store an int as plain digits, so the script compares text.
+            # types-redis leaves eval() unannotated.
+            return bool(client.eval(_RELEASE_LUA, 1, made, str(token)))  # type: ignore[no-untyped-call]
+    elif kind is Kind.DISKCACHE:
+        return bool(cast(_ComparesAndDeletes, cache).delete_if_equal(key, token))
+    elif kind is Kind.LOCMEM:
         with _LOCAL_MUTEX:
-            return cache.get(key) == token and cache.delete(key)
+            return cache.get(key) == token and bool(cache.delete(key))
     return cache.get(key) == token and bool(cache.delete(key))
 
 
@@ -214,9 +187,11 @@ _warned_aliases: set[str] = set()
 
 
 def barrier_problem(cache: BaseCache) -> tuple[str, str] | None:
-    if isinstance(cache, DummyCache):
+    """``(check id, reason)`` when ``cache`` cannot hold a stampede barrier, else ``None``."""
+    kind = kind_of(cache)
+    if kind is Kind.DUMMY:
         return "diskcache_admin.W102", "DummyCache stores nothing and its add() always succeeds"
-    if isinstance(cache, FileBasedCache):
+    if kind is Kind.FILEBASED:
         return (
             "diskcache_admin.W101",
             "FileBasedCache's add() checks then writes, so two callers can both take the lock",
@@ -224,52 +199,9 @@ def barrier_problem(cache: BaseCache) -> tuple[str, str] | None:
     return None
 
 
-def note_barrier_alias(alias: str) -> None:
-    _barrier_aliases.add(alias)
-
-
-def check_cache_barriers(
-    app_configs: Sequence[Any] | None = None, **kwargs: Any
-) -> list[checks.CheckMessage]:
-    """System check: warn about aliases whose backend cannot hold a stampede barrier.
-
-    Covers the aliases used by every ``memoize``/``cached_view`` imported so far with the
-    barrier on; the first call on such an alias also logs a warning.
-    """
-    _import_url_conf()
-    messages: list[checks.CheckMessage] = []
-    for alias in sorted(_barrier_aliases):
-        try:
-            cache = caches[alias]
-        except (InvalidCacheBackendError, ImproperlyConfigured):
-            continue  # Django's own cache checks report a broken alias
-        problem = barrier_problem(cache)
-        if problem is not None:
-            messages.append(
-                checks.Warning(
-                    f"CACHES[{alias!r}] is used with a stampede barrier, but {problem[1]}.",
-                    hint="Use Redis, memcached, LocMem or DiskCache for this alias, or pass"
-                    " stampede=False.",
-                    id=problem[0],
-                )
-            )
-    return messages
-
-
-def register_checks(registry: checks.registry.CheckRegistry | None = None) -> None:
-    """Register :func:`check_cache_barriers` (with the ``caches`` tag)."""
-    (registry or checks.registry.registry).register(check_cache_barriers, checks.Tags.caches)
-
-
-def _import_url_conf() -> None:
-    # Decorated views register their alias when their module is imported; the URLconf imports
-    # them. Checks run in no fixed order, so this one does not rely on Django's URL check.
-    from django.urls import get_resolver
-
-    try:
-        get_resolver().url_patterns  # noqa: B018 - the import is the point
-    except Exception:  # any error in the URLconf is reported by Django's own URL check
-        return
+def barrier_aliases() -> frozenset[str]:
+    """The aliases used with a barrier by every ``memoize``/``cached_view`` built so far."""
+    return frozenset(_barrier_aliases)
 
 
 def _warn_once(alias: str, cache: BaseCache) -> None:
@@ -286,9 +218,17 @@ def _warn_once(alias: str, cache: BaseCache) -> None:
 Op = tuple[Any, ...]
 Plan = Generator[Op, Any, tuple[Outcome, Any, bool]]
 
+# The operations that are the caller's own read ("get") and write ("set"); every other one is
+# the barrier's bookkeeping and runs inside internal_calls().
+_CALLER_OPS = frozenset({"get", "set"})
 
-class Engine:
-    # Cache-or-compute for one alias and one set of options (see memoize's arguments).
+
+class StampedeGuard:
+    """Serves one key from the cache or computes it, keeping concurrent callers from stampeding.
+
+    Holds the options of one decorator (alias, timeout, barrier, XFetch's ``beta``, the stale
+    window); :meth:`run` and :meth:`arun` apply them to one key.
+    """
 
     def __init__(
         self,
@@ -310,7 +250,7 @@ class Engine:
         self.beta = beta
         self.stale = stale or 0.0
         if barrier is not None:
-            note_barrier_alias(alias)
+            _barrier_aliases.add(alias)
 
     @property
     def cache(self) -> BaseCache:
@@ -335,13 +275,20 @@ class Engine:
 
     def plan(self, key: str, *, force: bool = False) -> Plan:
         # Yields the cache operations of one call; returns (outcome, value, computed).
+        # "get" and "set" are the caller's read and write; "recheck", "peek", "lock",
+        # "release" and "mark" are the barrier's own (see _CALLER_OPS).
         if self.timeout == 0:
             computed = yield ("compute",)
             return "miss", computed.result, True
         lock_key = f"{key}:lock"
         deadline: float | None = None
+        first = True
         while True:
-            entry = None if force else unpack((yield ("get", key)))
+            raw = None
+            if not force:
+                raw = yield (("get" if first else "recheck"), key)
+            first = False
+            entry = unpack(raw)
             now = _now()
             if entry is not None and not entry.passthrough and not self._usable(entry, now):
                 entry = None  # past its expiry and past any stale window: a miss
@@ -362,7 +309,7 @@ class Engine:
             token = yield ("lock", lock_key, self._lock_ttl(0.0))
             if token is not None:
                 # Another caller may have stored the value between our get and our add.
-                entry = unpack((yield ("get", key)))
+                entry = unpack((yield ("recheck", key)))
                 if entry is not None and not entry.passthrough and self._fresh(entry, _now()):
                     yield ("release", lock_key, token)
                     return found, entry.value, False
@@ -406,7 +353,7 @@ class Engine:
             yield ("set", key, pack(computed.payload, computed.delta, expiry), physical)
         elif not keep_old:
             ttl = min(max(1.0, 2 * computed.delta), self._lock_ttl(0.0))
-            yield ("set", key, PASS_MARKER, ttl)
+            yield ("mark", key, PASS_MARKER, ttl)
         return outcome, computed.result, True
 
     # -- drivers --------------------------------------------------------------------------------
@@ -414,39 +361,31 @@ class Engine:
     def run(
         self, key: str, compute: Callable[[], Computed], *, force: bool = False
     ) -> tuple[Outcome, Any, bool]:
+        """Serve ``key`` or call ``compute``; returns (outcome, value, whether it computed)."""
         cache = self.cache
         if self.barrier is not None:
             _warn_once(self.alias, cache)
 
         def execute(op: Op) -> Any:
             name = op[0]
-            if name == "get":
-                return cache.get(op[1])
-            if name == "peek":
-                found = cache.get_many([op[1], op[2]])
-                return found.get(op[1]), op[2] in found
-            if name == "lock":
-                return acquire_lock(cache, op[1], op[2])
-            if name == "release":
-                return release_lock(cache, op[1], op[2])
-            if name == "set":
-                return cache.set(op[1], op[2], backend_timeout(op[3]))
-            if name == "sleep":
-                return _sleep(op[1])
             if name == "compute":
                 return _timed(compute)
-            raise AssertionError(f"unknown operation {name!r}")
+            if name == "sleep":
+                return _sleep(op[1])
+            if name in _CALLER_OPS:
+                return _cache_op(cache, op)
+            with internal_calls():
+                return _cache_op(cache, op)
 
         return _drive(self.plan(key, force=force), execute)
 
     async def arun(
         self, key: str, compute: Callable[[], Awaitable[Computed]], *, force: bool = False
     ) -> tuple[Outcome, Any, bool]:
+        """The async :meth:`run`: the same plan, with the cache's async methods."""
         cache = self.cache
         if self.barrier is not None:
             _warn_once(self.alias, cache)
-        acquire = sync_to_async(acquire_lock, thread_sensitive=False)
-        release = sync_to_async(release_lock, thread_sensitive=False)
         plan = self.plan(key, force=force)
         send: Callable[[Any], Op] = plan.send
         value: Any = None
@@ -455,33 +394,62 @@ class Engine:
                 op = send(value)
                 name = op[0]
                 try:
-                    if name == "get":
-                        value = await cache.aget(op[1])
-                    elif name == "peek":
-                        found = await cache.aget_many([op[1], op[2]])
-                        value = found.get(op[1]), op[2] in found
-                    elif name == "lock":
-                        value = await acquire(cache, op[1], op[2])
-                    elif name == "release":
-                        value = await release(cache, op[1], op[2])
-                    elif name == "set":
-                        await cache.aset(op[1], op[2], backend_timeout(op[3]))
-                        value = None
-                    elif name == "sleep":
-                        await _asleep(op[1])
-                        value = None
-                    elif name == "compute":
+                    if name == "compute":
                         started = time.perf_counter()
                         computed = await compute()
                         value = _with_delta(computed, time.perf_counter() - started)
+                    elif name == "sleep":
+                        await _asleep(op[1])
+                        value = None
+                    elif name in _CALLER_OPS:
+                        value = await _acache_op(cache, op)
                     else:
-                        raise AssertionError(f"unknown operation {name!r}")
+                        with internal_calls():
+                            value = await _acache_op(cache, op)
                     send = plan.send
                 except BaseException as exc:  # the plan releases its lock, re-raises
                     value, send = exc, plan.throw
         except StopIteration as stop:
             result: tuple[Outcome, Any, bool] = stop.value
             return result
+
+
+def _cache_op(cache: BaseCache, op: Op) -> Any:
+    name = op[0]
+    if name in ("get", "recheck"):
+        return cache.get(op[1])
+    if name == "peek":
+        found = cache.get_many([op[1], op[2]])
+        return found.get(op[1]), op[2] in found
+    if name == "lock":
+        return acquire_lock(cache, op[1], op[2])
+    if name == "release":
+        return release_lock(cache, op[1], op[2])
+    if name in ("set", "mark"):
+        return cache.set(op[1], op[2], backend_timeout(op[3]))
+    raise AssertionError(f"unknown operation {name!r}")
+
+
+# Thread-sensitive, like BaseCache's own async methods: a short-lived executor thread would open a
+# DiskCache connection of its own and drop it unclosed when the thread ends.
+_acquire_lock = sync_to_async(acquire_lock)
+_release_lock = sync_to_async(release_lock)
+
+
+async def _acache_op(cache: BaseCache, op: Op) -> Any:
+    name = op[0]
+    if name in ("get", "recheck"):
+        return await cache.aget(op[1])
+    if name == "peek":
+        found = await cache.aget_many([op[1], op[2]])
+        return found.get(op[1]), op[2] in found
+    if name == "lock":
+        return await _acquire_lock(cache, op[1], op[2])
+    if name == "release":
+        return await _release_lock(cache, op[1], op[2])
+    if name in ("set", "mark"):
+        return await cache.aset(op[1], op[2], backend_timeout(op[3]))
+    raise AssertionError(f"unknown operation {name!r}")
 
 
 def _timed(compute: Callable[[], Computed]) -> Computed:

@@ -1,0 +1,278 @@
+"""Hidden keys: the one place where the admin filters ``DISKCACHE_ADMIN_HIDDEN_PREFIXES``.
+
+Every view gets its adapter wrapped in :class:`VisibleAdapter`, and the views reach the
+backend through that wrapper only. The rule it enforces: **a hidden key behaves exactly like
+an absent key**. It is never listed, counted, charted, previewed, touched or deleted, and every
+answer about it (status code, message, count) is the one an absent key would give, so not even
+its existence shows.
+
+A stored key is hidden when its user key starts with a hidden prefix, where the user key is
+taken both from the stored key alone (:meth:`Adapter.user_key`, no I/O) and, where the backend
+records it, from its metadata (:meth:`Adapter.key_info`): hidden if either says so.
+
+Store-wide operations are not key-level and still include hidden entries: statistics and the
+size and expiry charts count them, and clear, purge expired, cull and flush remove them (as the
+docs say). "Evict a tag" is key-level: it spares hidden keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from ..conf import conf
+from ..inspection import maybe_take_snapshot
+from ..inspection.base import (
+    Adapter,
+    Capability,
+    Histogram,
+    InspectionError,
+    KeyInfo,
+    KeyPage,
+    KeyQuery,
+    MatchMode,
+    Order,
+    Removal,
+    Snapshot,
+    Stats,
+    Unsupported,
+    ValuePreview,
+)
+
+# The histogram whose labels are made of key names (see inspection's histograms()).
+FAMILIES_CHART = "Top key families"
+
+
+def hidden_prefixes() -> tuple[str, ...]:
+    """The configured prefixes; an empty one is ignored, as the adapters' filters do."""
+    return tuple(prefix for prefix in conf.HIDDEN_PREFIXES if prefix)
+
+
+def is_hidden(user_key: str, prefixes: tuple[str, ...] | None = None) -> bool:
+    """Whether a user key (as written) falls under a hidden prefix."""
+    hidden = hidden_prefixes() if prefixes is None else prefixes
+    return any(user_key.startswith(prefix) for prefix in hidden if prefix)
+
+
+def family_is_hidden(family: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether a key family may hold hidden keys or name one.
+
+    A family is a leading part of its keys, so it is dropped when it starts with a hidden
+    prefix (its label is a hidden key's name, or part of one) or when a hidden prefix starts
+    with it (its count includes hidden keys). The second rule can also drop a family of visible
+    keys that merely shares the start: showing less is the safe side.
+    """
+    return any(family.startswith(p) or p.startswith(family) for p in prefixes if p)
+
+
+class VisibleAdapter:
+    """An adapter as the admin may see it: hidden keys behave exactly like absent keys.
+
+    It offers what the admin pages use and nothing else, so a view cannot reach a key-level
+    operation that skips the filter.
+    """
+
+    def __init__(self, adapter: Adapter, prefixes: tuple[str, ...] | None = None) -> None:
+        self._adapter = adapter
+        self.prefixes = hidden_prefixes() if prefixes is None else prefixes
+
+    # -- description (nothing key-level) -----------------------------------------------------
+
+    @property
+    def alias(self) -> str:
+        return self._adapter.alias
+
+    @property
+    def kind(self) -> str:
+        return self._adapter.kind
+
+    @property
+    def backend_name(self) -> str:
+        return self._adapter.backend_name
+
+    @property
+    def error(self) -> str | None:
+        return self._adapter.error
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._adapter.capabilities
+
+    @property
+    def orders(self) -> tuple[Order, ...]:
+        return self._adapter.orders
+
+    @property
+    def match_modes(self) -> tuple[MatchMode, ...]:
+        return self._adapter.match_modes
+
+    @property
+    def key_filters(self) -> frozenset[str]:
+        return self._adapter.key_filters
+
+    def can(self, capability: Capability) -> bool:
+        return self._adapter.can(capability)
+
+    def implements(self, method: str) -> bool:
+        """Whether the adapter's class overrides the base ``method`` (not just declares it)."""
+        return getattr(type(self._adapter), method) is not getattr(Adapter, method)
+
+    def unsupported(self, capability: Capability) -> Unsupported:
+        return self._adapter.unsupported(capability)
+
+    def location(self) -> str:
+        return self._adapter.location()
+
+    def make_raw_key(self, key: str, version: int | None = None) -> str:
+        return self._adapter.make_raw_key(key, version)
+
+    def user_key(self, raw_key: str) -> str:
+        try:
+            return self._adapter.user_key(raw_key)
+        except InspectionError:
+            return raw_key
+
+    def check_query(self, query: KeyQuery) -> None:
+        self._adapter.check_query(query)
+
+    # -- store-wide (hidden entries are counted and removed like any other) -------------------
+
+    def stats(self) -> Stats:
+        return self._adapter.stats()
+
+    def snapshots(self) -> list[Snapshot]:
+        return self._adapter.snapshots()
+
+    def take_snapshot_if_due(self) -> Snapshot | None:
+        return maybe_take_snapshot(self._adapter)
+
+    def clear_preview(self) -> Removal:
+        return self._adapter.clear_preview()
+
+    def clear(self) -> Removal:
+        return self._adapter.clear()
+
+    def flush_db(self) -> None:
+        self._adapter.flush_db()
+
+    def expire(self) -> Removal:
+        return self._adapter.expire()
+
+    def cull(self) -> Removal:
+        return self._adapter.cull()
+
+    def reset_stats(self) -> None:
+        self._adapter.reset_stats()
+
+    def histograms(self) -> list[Histogram]:
+        """The charts, with every key family that could name or count a hidden key left out."""
+        charts = self._adapter.histograms()
+        if not self.prefixes:
+            return charts
+        return [
+            Histogram(
+                chart.title,
+                [
+                    (label, n)
+                    for label, n in chart.buckets
+                    if not family_is_hidden(label, self.prefixes)
+                ],
+            )
+            if chart.title == FAMILIES_CHART
+            else chart
+            for chart in charts
+        ]
+
+    # -- the filter --------------------------------------------------------------------------
+
+    def _structurally_hidden(self, raw_key: str) -> bool:
+        # An alias that could not be built cannot split keys: its stored key is judged as is.
+        return is_hidden(self.user_key(raw_key), self.prefixes)
+
+    def _info_hidden(self, info: KeyInfo) -> bool:
+        return is_hidden(info.key, self.prefixes) or self._structurally_hidden(info.raw_key)
+
+    def hides(self, raw_key: str) -> bool:
+        """Whether the stored key ``raw_key`` is hidden (may read its metadata)."""
+        if not self.prefixes:
+            return False
+        if self._structurally_hidden(raw_key):
+            return True
+        if self._adapter.can(Capability.KEY_INFO):
+            info = self._adapter.key_info(raw_key)
+            return info is not None and is_hidden(info.key, self.prefixes)
+        return False
+
+    def _query(self, query: KeyQuery) -> KeyQuery:
+        excluded = tuple(dict.fromkeys((*query.exclude_prefixes, *self.prefixes)))
+        return dataclasses.replace(query, exclude_prefixes=excluded)
+
+    def _visible(self, infos: list[KeyInfo]) -> list[KeyInfo]:
+        if not self.prefixes:
+            return infos
+        return [info for info in infos if not self._info_hidden(info)]
+
+    # -- key-level operations ----------------------------------------------------------------
+
+    def keys(self, query: KeyQuery) -> KeyPage:
+        """One page; the adapter already excludes hidden prefixes, the page is checked again."""
+        page = self._adapter.keys(self._query(query))
+        return KeyPage(self._visible(page.keys), page.next_cursor)
+
+    def iter_keys(self, pattern: str | None = None) -> Iterator[KeyInfo]:
+        for info in self._adapter.iter_keys(pattern):
+            if not (self.prefixes and self._info_hidden(info)):
+                yield info
+
+    def count_matching(self, query: KeyQuery) -> Removal:
+        return self._adapter.count_matching(self._query(query))
+
+    def delete_matching(self, query: KeyQuery) -> Removal:
+        return self._adapter.delete_matching(self._query(query))
+
+    def key_info(self, raw_key: str) -> KeyInfo | None:
+        if self.prefixes and self._structurally_hidden(raw_key):
+            return None
+        info = self._adapter.key_info(raw_key)
+        if info is not None and self.prefixes and is_hidden(info.key, self.prefixes):
+            return None
+        return info
+
+    def exists(self, raw_key: str) -> bool | None:
+        """False for an absent or hidden key; None when the backend cannot tell cheaply."""
+        if self.prefixes and self._structurally_hidden(raw_key):
+            return False
+        if self._adapter.can(Capability.KEY_INFO):
+            return self.key_info(raw_key) is not None
+        return None
+
+    def preview(self, raw_key: str, limit: int) -> ValuePreview:
+        if self.hides(raw_key):
+            return ValuePreview(found=False)
+        return self._adapter.preview(raw_key, limit)
+
+    def peek_found(self, raw_key: str) -> bool:
+        """Whether the entry exists, read through the value (for backends without metadata)."""
+        if self.hides(raw_key):
+            return False
+        return self._adapter.peek(raw_key)[0]
+
+    def delete(self, raw_keys: list[str]) -> int:
+        """Delete the visible ones of ``raw_keys``; a hidden key counts as absent."""
+        return self._adapter.delete([raw for raw in raw_keys if not self.hides(raw)])
+
+    def touch(self, raw_key: str, timeout: float | None) -> bool:
+        if self.hides(raw_key):
+            return False
+        return self._adapter.touch(raw_key, timeout)
+
+    def evict(self, tag: str) -> Removal:
+        """Remove the entries of ``tag``, sparing hidden keys (a key-level selection)."""
+        if not self.prefixes:
+            return self._adapter.evict(tag)
+        if not self._adapter.can(Capability.SEARCH):
+            raise InspectionError(
+                f"Cache {self.alias!r} cannot evict a tag while sparing the keys under"
+                " DISKCACHE_ADMIN_HIDDEN_PREFIXES."
+            )
+        return self._adapter.delete_matching(self._query(KeyQuery(tag=tag)))

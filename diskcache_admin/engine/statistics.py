@@ -1,0 +1,186 @@
+"""Process-wide state of a store directory: batched hit/miss counts and LRU access times.
+
+Every :class:`~diskcache_admin.engine.store.Store` on one directory in this process shares one
+:class:`Shared`: the connection pool, the value files and the counts not yet written. Counts are
+kept in memory and written in batches (inside the next write transaction, or on their own when a
+batch is due), so a read never needs a write transaction of its own. This module also keeps the
+counts right across ``fork()`` and at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from .connection import Database
+from .files import ValueFiles
+
+# Hit/miss counts and LRU access times are kept in memory and written in batches, so that a
+# read never needs a write transaction of its own. A batch costs one write transaction (0.2 to
+# 0.5 ms measured): every 1,000 reads that was still ~5 % of a get (benchmarks/backends.py,
+# statistics on vs off); every 10,000 it is noise, and a busy process still flushes every 5 s.
+FLUSH_EVERY_OPS: Final = 10_000
+FLUSH_EVERY_SECONDS: Final = 5.0
+
+# A week of snapshots at the default five-minute interval.
+SNAPSHOTS_KEPT: Final = 2016
+
+SnapshotRow = tuple[float, int, int, int, int]  # taken, count, size, hits, misses
+
+# Unflushed hits, misses and access times taken for one transaction.
+Taken = tuple[int, int, dict[int, float]]
+
+_ADD_COUNTS: Final = (
+    "UPDATE counters SET hits = hits + ?, misses = misses + ?,"
+    " stats_since = coalesce(stats_since, ?) WHERE id = 0"
+)
+
+
+class Shared:
+    """State shared by every Store on one directory in this process.
+
+    The store's hot read path updates ``hits``, ``misses`` and ``accessed`` directly (under
+    ``lock`` for the counts): a method call there would cost more than the update itself.
+    """
+
+    def __init__(self, directory: str, busy_timeout: float) -> None:
+        self.db = Database(directory, busy_timeout=busy_timeout)
+        self.files = ValueFiles(directory)
+        self.lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.accessed: dict[int, float] = {}
+        self.last_flush = time.monotonic()
+        # (key, reason) of rows already logged as a miss: one warning each, not one per read.
+        self.logged: set[tuple[str, str]] = set()
+
+    def pending(self) -> bool:
+        return bool(self.hits or self.misses or self.accessed)
+
+    def due(self) -> bool:
+        """A batch is due: enough pending counts, or enough time since the last write."""
+        pending = self.hits + self.misses + len(self.accessed)
+        return (
+            pending >= FLUSH_EVERY_OPS or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
+        )
+
+    def postpone(self) -> None:
+        """A due batch could not be written (busy, read-only): try again a batch later."""
+        self.last_flush = time.monotonic()
+
+    def unflushed(self) -> tuple[int, int]:
+        with self.lock:
+            return self.hits, self.misses
+
+    def add_counts(self, hits: int, misses: int) -> None:
+        with self.lock:
+            self.hits += hits
+            self.misses += misses
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.hits = self.misses = 0
+
+    def take_into(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> Taken | None:
+        """Move the pending counts into ``conn``'s transaction; return what was taken.
+
+        ``clock`` gives the time that starts the statistics if none were counted yet.
+        """
+        if not (self.hits or self.misses or self.accessed):
+            return None
+        with self.lock:
+            hits, misses, accessed = self.hits, self.misses, self.accessed
+            self.hits = self.misses = 0
+            self.accessed = {}
+            self.last_flush = time.monotonic()
+        try:
+            if hits or misses:
+                conn.execute(_ADD_COUNTS, (hits, misses, clock()))
+            if accessed:
+                conn.executemany(
+                    "UPDATE entries SET rank = ? WHERE id = ?",
+                    [(when, entry_id) for entry_id, when in accessed.items()],
+                )
+        except BaseException:
+            self.restore((hits, misses, accessed))
+            raise
+        return hits, misses, accessed
+
+    def restore(self, taken: Taken | None) -> None:
+        """The transaction rolled back: the counts it carried must not be lost."""
+        if taken is None:
+            return
+        hits, misses, accessed = taken
+        with self.lock:
+            self.hits += hits
+            self.misses += misses
+            for entry_id, when in accessed.items():
+                self.accessed.setdefault(entry_id, when)
+
+
+_registry: dict[str, Shared] = {}
+_registry_lock = threading.Lock()
+
+
+def shared_for(directory: str, busy_timeout: float) -> Shared:
+    """The one :class:`Shared` of ``directory`` in this process (created on first use)."""
+    real = os.path.realpath(directory)
+    with _registry_lock:
+        shared = _registry.get(real)
+        if shared is None:
+            shared = _registry[real] = Shared(real, busy_timeout)
+        return shared
+
+
+def forget(directory: str) -> None:
+    """Drop ``directory``'s state (unflushed counts too) and close its connections.
+
+    For tests and tools that want the next Store on ``directory`` to start as in a new process.
+    """
+    with _registry_lock:
+        shared = _registry.pop(os.path.realpath(directory), None)
+    if shared is not None:
+        shared.db.close()
+
+
+def _after_fork_in_child() -> None:
+    # The parent still holds its unflushed counts and access times and will write them itself:
+    # a child that flushed its copy too would count every one of them twice. Locks are renewed
+    # because another parent thread may have held one at the moment of the fork.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for shared in _registry.values():
+        shared.lock = threading.Lock()
+        shared.hits = shared.misses = 0
+        shared.accessed = {}
+        shared.last_flush = time.monotonic()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _flush_at_exit() -> None:
+    # A short-lived process (a management command, a cron job) rarely reaches a batch: without
+    # this its hits and misses would never be counted. Access times are not worth a write here.
+    for shared in list(_registry.values()):
+        with shared.lock:
+            hits, misses = shared.hits, shared.misses
+            shared.hits = shared.misses = 0
+        # A store whose directory is gone (a test's temporary one) is not brought back for this.
+        if not (hits or misses) or not os.path.exists(shared.db.path):
+            continue
+
+        def add(conn: sqlite3.Connection, hits: int = hits, misses: int = misses) -> None:
+            conn.execute(_ADD_COUNTS, (hits, misses, time.time()))
+
+        with contextlib.suppress(sqlite3.Error):  # exiting: a busy or vanished store loses them
+            shared.db.run_write(add)
+
+
+atexit.register(_flush_at_exit)
