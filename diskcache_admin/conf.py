@@ -1,7 +1,8 @@
 """Every ``DISKCACHE_ADMIN_*`` setting, read through one object on each access.
 
 Reading on each access (rather than caching) means ``override_settings`` in tests needs nothing
-else. Each property documents its type and default; the README lists the same.
+else. Each property documents its type and default; docs/settings.rst lists the same
+(tests/test_docs.py compares them).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..inspection.base import Capability, KeyQuery
+from ..inspection import Capability, KeyQuery
 from . import helpers
 from .helpers import CLEAR, MAINTAIN
 from .visibility import VisibleAdapter

@@ -12,7 +12,7 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from ..conf import conf
-from ..inspection.base import KeyQuery, MatchMode, Order
+from ..inspection import KeyQuery, MatchMode, Order
 from .helpers import key_from_token
 
 if TYPE_CHECKING:

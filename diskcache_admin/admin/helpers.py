@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext
 
-from ..inspection.base import Capability
+from ..inspection import Capability
 
 APP = "diskcache_admin"
 VIEW_STATS = "view_cache_stats"
@@ -177,9 +177,19 @@ def relative(epoch: float | None) -> str:
     return f"{timesince(when, now, depth=1)} ago"
 
 
+# Characters that reorder the text around them (bidi embeddings, overrides, isolates, marks).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
 def safe_text(text: str) -> str:
-    """Drop characters HTML cannot carry (NUL and other C0 controls except tab and newlines)."""
+    """A value preview fit for a page: control characters (but tab and newlines) and bidi
+    controls escaped as :func:`display_key` escapes them; other text, emoji joiners included,
+    kept as it is (a preview shows data, where a key name shows every invisible character)."""
     return "".join(
-        char if char in "\t\n\r" or unicodedata.category(char) != "Cc" else f"\\x{ord(char):02x}"
+        _escape(char)
+        if char in BIDI_CONTROLS or (char not in "\t\n\r" and unicodedata.category(char) == "Cc")
+        else char
         for char in text
     )

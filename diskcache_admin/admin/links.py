@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
-from ..inspection import get_adapter
-from ..inspection.base import InspectionError
+from ..inspection import InspectionError, get_adapter
 from .helpers import token_for
 from .visibility import is_hidden
 

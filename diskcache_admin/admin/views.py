@@ -13,11 +13,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 
 from .. import audit
 from ..conf import conf
-from ..inspection import get_adapter, hit_ratio_series
-from ..inspection.base import (
+from ..inspection import (
     Capability,
     InspectionError,
     KeyInfo,
@@ -26,6 +26,8 @@ from ..inspection.base import (
     Removal,
     Snapshot,
     Stats,
+    get_adapter,
+    hit_ratio_series,
 )
 from ..models import Cache
 from . import charts, helpers
@@ -79,7 +81,7 @@ class CacheViews:
     def adapter(self, alias: str) -> VisibleAdapter:
         """The alias's adapter as the admin may see it: the only way the views reach a cache."""
         if alias not in settings.CACHES:
-            raise Http404("No such cache alias.")
+            raise Http404(gettext("No such cache alias."))
         return VisibleAdapter(get_adapter(alias))
 
     def context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
@@ -156,7 +158,7 @@ class CacheViews:
                         hit_ratio=helpers.ratio(stats.hit_ratio),
                     )
             rows.append(row)
-        context = self.context(request, "Caches", rows=rows, show_stats=show_stats)
+        context = self.context(request, gettext("Caches"), rows=rows, show_stats=show_stats)
         return self.render(request, "caches.html", context)
 
     # -- cache detail --------------------------------------------------------------------------
@@ -164,7 +166,9 @@ class CacheViews:
     def detail_view(self, request: HttpRequest, alias: str) -> HttpResponse:
         helpers.require_permissions(request, VIEW_STATS)
         adapter, error = _attempt(lambda: self.adapter(alias))
-        context = self.context(request, f"Cache {alias!r}", alias=alias, error=error)
+        context = self.context(
+            request, gettext("Cache {alias!r}").format(alias=alias), alias=alias, error=error
+        )
         if adapter is None:
             return self.render(request, "detail.html", context)
         context.update(
@@ -204,7 +208,10 @@ class CacheViews:
             points = self.ratio_points(snapshots or [])
             if points:
                 charts_out.append(
-                    ("Hit ratio over time", charts.line_chart("Hit ratio over time", points))
+                    (
+                        gettext("Hit ratio over time"),
+                        charts.line_chart(gettext("Hit ratio over time"), points),
+                    )
                 )
             else:
                 context["no_snapshots"] = True
@@ -224,30 +231,30 @@ class CacheViews:
 
     @staticmethod
     def stats_rows(stats: Stats) -> list[tuple[str, str]]:
-        rows = [("Entries", helpers.count(stats.entries))]
+        rows = [(gettext("Entries"), helpers.count(stats.entries))]
         if stats.expired is not None:
-            rows.append(("Expired, not yet purged", helpers.count(stats.expired)))
+            rows.append((gettext("Expired, not yet purged"), helpers.count(stats.expired)))
         if stats.size is not None:
-            rows.append(("Size of values", helpers.size(stats.size)))
+            rows.append((gettext("Size of values"), helpers.size(stats.size)))
         if stats.volume is not None:
             volume = helpers.size(stats.volume)
             if stats.size_limit:
                 volume += (
                     f" of {helpers.size(stats.size_limit)} ({stats.volume / stats.size_limit:.0%})"
                 )
-            rows.append(("Volume", volume))
+            rows.append((gettext("Volume"), volume))
         elif stats.size_limit:
-            rows.append(("Size limit", helpers.size(stats.size_limit)))
+            rows.append((gettext("Size limit"), helpers.size(stats.size_limit)))
         if stats.max_entries is not None:
-            rows.append(("Max entries", helpers.count(stats.max_entries)))
+            rows.append((gettext("Max entries"), helpers.count(stats.max_entries)))
         if stats.hits is not None or stats.misses is not None:
-            rows.append(("Hits", helpers.count(stats.hits)))
-            rows.append(("Misses", helpers.count(stats.misses)))
-            rows.append(("Hit ratio", helpers.ratio(stats.hit_ratio)))
+            rows.append((gettext("Hits"), helpers.count(stats.hits)))
+            rows.append((gettext("Misses"), helpers.count(stats.misses)))
+            rows.append((gettext("Hit ratio"), helpers.ratio(stats.hit_ratio)))
         if stats.evictions is not None:
-            rows.append(("Evictions", helpers.count(stats.evictions)))
+            rows.append((gettext("Evictions"), helpers.count(stats.evictions)))
         if stats.eviction_policy:
-            rows.append(("Eviction policy", stats.eviction_policy))
+            rows.append((gettext("Eviction policy"), stats.eviction_policy))
         for name, value in stats.extra.items():
             rows.append(
                 (str(name).replace("_", " ").capitalize(), CacheViews.extra_value(name, value))
@@ -310,7 +317,11 @@ class CacheViews:
         helpers.require_permissions(request, VIEW_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
         context = self.context(
-            request, f"Keys of {alias!r}", alias=alias, error=error, crumbs=[("Keys", None)]
+            request,
+            gettext("Keys of {alias!r}").format(alias=alias),
+            alias=alias,
+            error=error,
+            crumbs=[(gettext("Keys"), None)],
         )
         if adapter is None:
             return self.render(request, "keys.html", context)
@@ -326,7 +337,7 @@ class CacheViews:
                 token = helpers.token_for(raw_key) if raw_key is not None else None
                 if token is not None:
                     return HttpResponseRedirect(self.url("key", alias, token))
-                context["error"] = error or "This key cannot be opened."
+                context["error"] = error or gettext("This key cannot be opened.")
             status = 400
         form = KeySearchForm(request.GET, adapter=adapter)
         valid = form.is_valid()
@@ -403,11 +414,11 @@ class CacheViews:
         adapter, error = _attempt(lambda: self.adapter(alias))
         context = self.context(
             request,
-            "Key",
+            gettext("Key"),
             alias=alias,
             error=error,
             raw_key=helpers.short(helpers.display_key(raw_key), 2000),
-            crumbs=[("Keys", self.url("keys", alias)), ("Key", None)],
+            crumbs=[(gettext("Keys"), self.url("keys", alias)), (gettext("Key"), None)],
         )
         if adapter is None:
             return self.render(request, "key.html", context)
@@ -480,10 +491,10 @@ class CacheViews:
         raw_keys: list[str] = selection.cleaned_data["k"] if valid else []
         context = self.context(
             request,
-            "Delete keys",
+            gettext("Delete keys"),
             alias=alias,
             error=error,
-            crumbs=[("Keys", keys_url), ("Delete", None)],
+            crumbs=[(gettext("Keys"), keys_url), (gettext("Delete"), None)],
             next=next_url,
             tokens=[helpers.encode_key(raw_key) for raw_key in raw_keys],
             form_url=self.url("delete_keys", alias),
@@ -499,7 +510,7 @@ class CacheViews:
             context["error"] = str(adapter.unsupported(Capability.DELETE))
             return self.render(request, "confirm.html", context)
         if not raw_keys:
-            messages.info(request, "No keys were selected, so nothing was deleted.")
+            messages.info(request, gettext("No keys were selected, so nothing was deleted."))
             return HttpResponseRedirect(next_url)
         entries, error = _attempt(lambda: self.selected(adapter, raw_keys))
         if entries is None:
@@ -518,7 +529,12 @@ class CacheViews:
                         "delete",
                         f"Deleted {deleted} of {len(raw_keys)} selected key(s): {shown}{more}",
                     )
-                    messages.success(request, f"Deleted {deleted} key(s) from {alias!r}.")
+                    messages.success(
+                        request,
+                        gettext("Deleted {count} key(s) from {alias!r}.").format(
+                            count=deleted, alias=alias
+                        ),
+                    )
                     return HttpResponseRedirect(next_url)
                 context["error"] = error
             else:
@@ -533,7 +549,7 @@ class CacheViews:
             sample=[helpers.short(k) for _, k, _ in entries[:PREVIEW_SAMPLE]],
             sample_more=max(len(entries) - PREVIEW_SAMPLE, 0),
             nothing=not entries,
-            button="Yes, delete",
+            button=gettext("Yes, delete"),
             danger=True,
         )
         return self.render(request, "confirm.html", context)
@@ -577,10 +593,10 @@ class CacheViews:
         keys_url = f"{self.url('keys', alias)}?{params.urlencode()}"
         context = self.context(
             request,
-            "Delete all matching keys",
+            gettext("Delete all matching keys"),
             alias=alias,
             error=error,
-            crumbs=[("Keys", keys_url), ("Delete matching", None)],
+            crumbs=[(gettext("Keys"), keys_url), (gettext("Delete matching"), None)],
             form_url=f"{self.url('delete_matching', alias)}?{params.urlencode()}",
             next=keys_url,
             criteria=self.describe(query),
@@ -591,13 +607,13 @@ class CacheViews:
             context["error"] = str(adapter.unsupported(Capability.SEARCH))
             return self.render(request, "confirm.html", context)
         if not valid:
-            context["error"] = "The search is not valid: " + "; ".join(
+            context["error"] = gettext("The search is not valid: ") + "; ".join(
                 f"{name}: {' '.join(str(e) for e in errors)}"
                 for name, errors in form.errors.items()
             )
             return self.render(request, "confirm.html", context, status=400)
         if not form.has_filter():
-            context["error"] = (
+            context["error"] = gettext(
                 "Give a search or a filter first; to remove everything, use Clear on the"
                 " cache page."
             )
@@ -613,7 +629,10 @@ class CacheViews:
                     "delete_matching",
                     f"Deleted {summary} matching {context['criteria']}",
                 )
-                messages.success(request, f"Deleted {summary} from {alias!r}.")
+                messages.success(
+                    request,
+                    gettext("Deleted {amount} from {alias!r}.").format(amount=summary, alias=alias),
+                )
                 return HttpResponseRedirect(self.url("keys", alias))
             context["error"] = error
             return self.render(request, "confirm.html", context)
@@ -631,7 +650,7 @@ class CacheViews:
             sample=[helpers.short(helpers.display_key(info.key)) for info in sample],
             sample_more=max((removal.count or 0) - len(sample), 0),
             nothing=removal.count == 0,
-            button="Yes, delete all matching keys",
+            button=gettext("Yes, delete all matching keys"),
             danger=True,
         )
         return self.render(request, "confirm.html", context)
@@ -658,14 +677,18 @@ class CacheViews:
             # An absent key and a hidden key both answer 404, before anything else is said.
             exists, error = _attempt(lambda: adapter.exists(raw_key))
             if exists is False:
-                raise Http404("No such key.")
+                raise Http404(gettext("No such key."))
         key_url = self.url("key", alias, token)
         context = self.context(
             request,
-            "Change expiry",
+            gettext("Change expiry"),
             alias=alias,
             error=error,
-            crumbs=[("Keys", self.url("keys", alias)), ("Key", key_url), ("Expiry", None)],
+            crumbs=[
+                (gettext("Keys"), self.url("keys", alias)),
+                (gettext("Key"), key_url),
+                (gettext("Expiry"), None),
+            ],
             raw_key=helpers.short(helpers.display_key(raw_key), 2000),
             form_url=self.url("touch", alias, token),
             next=key_url,
@@ -685,12 +708,16 @@ class CacheViews:
             if error:
                 context["error"] = error
             elif not touched:
-                context["error"] = "The key no longer exists (it expired or was deleted)."
+                context["error"] = gettext("The key no longer exists (it expired or was deleted).")
             else:
-                when = "never expires" if timeout is None else f"expires in {timeout:g} s"
+                when = (
+                    gettext("never expires")
+                    if timeout is None
+                    else gettext("expires in {seconds:g} s").format(seconds=timeout)
+                )
                 shown = helpers.short(helpers.display_key(raw_key), 200)
                 _record(request, alias, "touch", f"Key {shown} now {when}")
-                messages.success(request, f"The key now {when}.")
+                messages.success(request, gettext("The key now {when}.").format(when=when))
                 return HttpResponseRedirect(key_url)
         return self.render(request, "touch.html", context)
 
@@ -699,7 +726,7 @@ class CacheViews:
     def action_view(self, request: HttpRequest, alias: str, slug: str) -> HttpResponse:
         action = ACTIONS.get(slug)
         if action is None:
-            raise Http404("No such action.")
+            raise Http404(gettext("No such action."))
         helpers.require_permissions(request, action.permission)
         adapter, error = _attempt(lambda: self.adapter(alias))
         detail_url = self.url("detail", alias)
@@ -713,7 +740,7 @@ class CacheViews:
             next=detail_url,
             action=action,
             danger=action.danger,
-            button=f"Yes, {action.title.lower()}",
+            button=gettext("Yes, {action}").format(action=action.title.lower()),
         )
         if adapter is None:
             return self.render(request, "confirm.html", context)

@@ -21,8 +21,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from ..conf import conf
-from ..inspection import maybe_take_snapshot
-from ..inspection.base import (
+from ..inspection import (
     Adapter,
     Capability,
     Histogram,
@@ -37,10 +36,12 @@ from ..inspection.base import (
     Stats,
     Unsupported,
     ValuePreview,
+    maybe_take_snapshot,
 )
 
-# The histogram whose labels are made of key names (see inspection's histograms()).
+# The histograms whose bars are made of key names or key metadata (inspection's histograms()).
 FAMILIES_CHART = "Top key families"
+TAGS_CHART = "Top tags"
 
 
 def hidden_prefixes() -> tuple[str, ...]:
@@ -165,23 +166,42 @@ class VisibleAdapter:
         self._adapter.reset_stats()
 
     def histograms(self) -> list[Histogram]:
-        """The charts, with every key family that could name or count a hidden key left out."""
+        """The charts, recounted where a bar could name or count a hidden key.
+
+        A key family related to a hidden prefix (:func:`family_is_hidden`) is counted again
+        without the hidden keys, and left out when none remain (a family that starts with a
+        hidden prefix holds only hidden keys, so its name never shows). Tags are counted again
+        the same way. Where the backend cannot count by family or tag, those bars or that chart
+        are left out. The size and expiry charts are store-wide counts and stay as they are.
+        """
         charts = self._adapter.histograms()
         if not self.prefixes:
             return charts
-        return [
-            Histogram(
-                chart.title,
-                [
-                    (label, n)
-                    for label, n in chart.buckets
-                    if not family_is_hidden(label, self.prefixes)
-                ],
-            )
-            if chart.title == FAMILIES_CHART
-            else chart
-            for chart in charts
-        ]
+        shown = []
+        for chart in charts:
+            if chart.title == FAMILIES_CHART:
+                chart = self._recounted(chart, "family", only_related=True)
+            elif chart.title == TAGS_CHART:
+                chart = self._recounted(chart, "tag", only_related=False)
+            if chart.buckets or chart.title not in (FAMILIES_CHART, TAGS_CHART):
+                shown.append(chart)
+        return shown
+
+    def _recounted(self, chart: Histogram, by: str, *, only_related: bool) -> Histogram:
+        can_count = self._adapter.can(Capability.SEARCH) and by in self._adapter.key_filters
+        buckets = []
+        for label, count in chart.buckets:
+            if only_related and not family_is_hidden(label, self.prefixes):
+                buckets.append((label, count))
+                continue
+            if not can_count:
+                continue
+            query = KeyQuery(family=label) if by == "family" else KeyQuery(tag=label)
+            visible = self.count_matching(query).count
+            if visible:
+                buckets.append((label, visible))
+        buckets.sort(key=lambda bucket: -bucket[1])
+        return Histogram(chart.title, buckets)
 
     # -- the filter --------------------------------------------------------------------------
 

@@ -430,10 +430,8 @@ def _cache_op(cache: BaseCache, op: Op) -> Any:
     raise AssertionError(f"unknown operation {name!r}")
 
 
-# Thread-sensitive, like BaseCache's own async methods: a short-lived executor thread would open a
-# DiskCache connection of its own and drop it unclosed when the thread ends.
-_acquire_lock = sync_to_async(acquire_lock)
-_release_lock = sync_to_async(release_lock)
+_acquire_lock = sync_to_async(acquire_lock, thread_sensitive=False)
+_release_lock = sync_to_async(release_lock, thread_sensitive=False)
 
 
 async def _acache_op(cache: BaseCache, op: Op) -> Any:

@@ -104,7 +104,8 @@ def entry_message(
     else:
         tag_bytes = tag.encode("utf-8", "surrogatepass")
         tag_field = b"%d:%s" % (len(tag_bytes), tag_bytes)
-    if not (isinstance(version, int) and isinstance(mode, int) and isinstance(size, int)):
+    # Rows are read as any type: a forged text version must fail here, not be formatted.
+    if not all(isinstance(number, int) for number in (version, mode, size)):
         raise TypeError("version, mode and size must be integers")
     return b"%s\x00%d:%s%d:%s%d:%s%d\x00%s\x00%s\x00%d\x00%d\x00%s" % (
         SIGNATURE_FORMAT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
@@ -82,6 +83,7 @@ def read_fingerprint(directory: str) -> bytes | None:
     finally:
         conn.close()
     return row[0] if row is not None and isinstance(row[0], bytes) else None
+
 
 # Bumped in every forked child: a connection opened under an older generation belongs to the
 # parent and must never be used (nor closed, which could checkpoint and unlink the parent's WAL).
@@ -204,12 +206,17 @@ class Database:
         )
         with _open_lock:
             _open.add(conn)
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute(f"PRAGMA synchronous = {self.sync}")
-        conn.execute("PRAGMA temp_store = MEMORY")
-        conn.execute("PRAGMA cache_size = -8192")
-        if self._initialised_in != _generation:
-            self._initialise(conn)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute(f"PRAGMA synchronous = {self.sync}")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -8192")
+            if self._initialised_in != _generation:
+                self._initialise(conn)
+        except BaseException:
+            # A damaged or locked store: each later call would open (and drop) another one.
+            conn.close()
+            raise
         return conn
 
     def _ensure_directory(self) -> None:
@@ -217,20 +224,22 @@ class Database:
         # Create the database file owner-only before SQLite does (it would honour the umask);
         # the -wal and -shm files SQLite creates later copy these permissions. SQLite follows a
         # link in place of the database (it refuses them for -wal and -shm), so one planted here
-        # would make it write to a file elsewhere: O_NOFOLLOW refuses it first.
+        # would make it write to a file elsewhere: it must be a regular file. An existing file
+        # is only lstat()ed, never opened here: closing a descriptor of a database drops every
+        # POSIX lock this process's SQLite connections hold on it.
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NONBLOCK | _NOFOLLOW, 0o600)
-        except OSError as exc:
-            if os.path.islink(self.path):
-                raise UnsafeStore(
-                    f"{self.path} is a symbolic link; a cache database never is (delete it)"
-                ) from exc
-            raise
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UnsafeStore(f"{self.path} is not a regular file (delete it)")
-        finally:
-            os.close(fd)
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            flags = os.O_RDONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+            with contextlib.suppress(FileExistsError):  # another process or thread made it first
+                os.close(os.open(self.path, flags, 0o600))
+            info = os.lstat(self.path)
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafeStore(
+                f"{self.path} is a symbolic link; a cache database never is (delete it)"
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeStore(f"{self.path} is not a regular file (delete it)")
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         with self._lock:

@@ -84,8 +84,7 @@ class Limits:
                 return
             marks = ",".join("?" * len(victims))
             garbage.extend(
-                row[0]
-                for row in delete_returning(conn, f"id IN ({marks})", victims, "filename")
+                row[0] for row in delete_returning(conn, f"id IN ({marks})", victims, "filename")
             )
 
     def cull(

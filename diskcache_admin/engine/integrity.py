@@ -244,9 +244,7 @@ def _repair(
         store.files.remove_found(found)
     entry_kinds = {"missing-file", "truncated-file", "bad-file", "bad-signature"}
     repaired = [
-        Problem(
-            p.kind, p.detail, fixed=p.kind in FIXABLE and (owned or p.kind not in entry_kinds)
-        )
+        Problem(p.kind, p.detail, fixed=p.kind in FIXABLE and (owned or p.kind not in entry_kinds))
         for p in problems
     ]
     if not owned and not any(p.kind == "foreign-key" for p in repaired):

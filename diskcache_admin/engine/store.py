@@ -825,7 +825,12 @@ class Store:
             self._reject(key, row, "its inline value is not a value this engine stores", repair)
             return MISSING
         if not self.payload_matches(row, payload):
-            self._reject(key, row, "its payload does not match the digest its signature covers (never unpickled)", repair)
+            self._reject(
+                key,
+                row,
+                "its payload does not match the digest its signature covers (never unpickled)",
+                repair,
+            )
             return MISSING
         try:
             return self.codec.decode(key, mode, payload)

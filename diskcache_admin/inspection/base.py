@@ -28,8 +28,9 @@ Redis, django-redis    ``SERVER_STATS`` (each listed or described key is a ``PTT
                        ``LAZY_EXPIRY`` (the server deletes an already expired key that a
                        ``SCAN`` or a lookup meets)
 Memcached              ``SERVER_STATS``, ``LRU``, ``LAZY_EXPIRY``: memcached has no
-                       side-effect-free read; a ``peek`` (get) and a ``key_info`` (``mg``) both
-                       count as a get and refresh the item's LRU position
+                       side-effect-free read; a ``peek`` (get) and a ``key_info``
+                       (``mg <key> s t u``) both count as a get, and a peek refreshes the item's
+                       LRU position (``key_info`` does not)
 Dummy, unknown,        none (they read nothing)
 unavailable
 =====================  =========================================================================

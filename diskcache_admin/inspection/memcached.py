@@ -1,9 +1,10 @@
 """Django's PyMemcacheCache: server statistics, exact-key lookup and delete, flush.
 
 Memcached cannot list its keys, and it has no side-effect-free read: every lookup counts in
-the server's get statistics and refreshes the item's LRU position. Key metadata comes from the
-meta command ``mg <key> s t`` (size and seconds left) without transferring the value. Its only
-"clear" is ``flush_all``, which empties the whole server, so that is offered as FLUSH_DB.
+the server's get statistics, and a peek (a plain get) refreshes the item's LRU position. Key
+metadata comes from the meta command ``mg <key> s t u`` (size and seconds left, no LRU bump)
+without transferring the value. Its only "clear" is ``flush_all``, which empties the whole
+server, so that is offered as FLUSH_DB.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class PyMemcacheAdapter(Adapter):
             Capability.FLUSH_DB,
         }
     )
-    # memcached has no side-effect-free read: "mg" and "get" both count as a get and bump LRU.
+    # memcached has no side-effect-free read: "mg" and "get" both count as a get, and a peek (a
+    # plain get) refreshes the item's LRU position.
     read_effects = frozenset({ReadEffect.SERVER_STATS, ReadEffect.LRU, ReadEffect.LAZY_EXPIRY})
     _backend_label = "PyMemcacheCache"
 
@@ -87,7 +89,9 @@ class PyMemcacheAdapter(Adapter):
             client = self._hash_client()._get_client(raw_key)
             if client is None:
                 raise InspectionError(f"Cache {self.alias!r}: no memcached server is available.")
-            reply = client.raw_command(f"mg {raw_key} s t", b"\r\n")
+            # "u": do not bump the item in the LRU (nor mark it fetched); it still counts as a
+            # get in the server's statistics.
+            reply = client.raw_command(f"mg {raw_key} s t u", b"\r\n")
         words = reply.decode("ascii", "replace").split()
         if not words or words[0] != "HD":
             return None

@@ -172,3 +172,20 @@ def test_a_custom_made_key_under_a_hidden_prefix_stays_hidden_even_unlisted(
 
     assert response.status_code == 404
     assert "the secret" not in body(response)
+
+
+def test_charts_count_families_and_tags_without_hidden_keys(
+    admin_client: Client, prefixed: Target
+) -> None:
+    if prefixed.kind != "diskcache":
+        pytest.skip("only DiskCache draws family and tag charts")
+    prefixed.cache.set("secret", "a visible key whose family is a hidden prefix's start", 600)
+
+    charts = dict(admin_client.get(prefixed.url("detail")).context["charts"])
+    families = str(charts["Top key families"])
+    tags = str(charts["Top tags"])
+
+    assert ">user<" in families
+    assert ">secret<" in families  # recounted: the one visible key, not the hidden one
+    assert "otp" not in families
+    assert re.search(r">t</text>.*?>1</text>", tags)  # user:1 only; two hidden keys carry t too

@@ -17,6 +17,7 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,8 @@ from diskcache_admin.inspection._common import (
     bounded_text,
     preview_of,
 )
+
+from .conftest import Target
 
 LIMIT = 64 * 1024
 
@@ -265,3 +268,32 @@ def test_any_shared_structure_previews_within_its_budget(value: object, limit: i
     assert preview.truncated == bool(preview.stopped)
     if not preview.truncated:
         pickle.loads(pickle.dumps(value))  # nothing was cut: the value was small for real
+
+
+@pytest.mark.django_db
+def test_the_key_page_escapes_bidi_and_control_characters_of_a_json_value(
+    admin_client: Client, disk: Target
+) -> None:
+    disk.cache.set("doc", {"name": "\u202eevil\x1b[2J", "emoji": "👨\u200d👩"})
+
+    response = admin_client.get(disk.key_url("doc"))
+
+    page = response.content.decode()
+    assert "\u202e" not in page
+    assert "\x1b" not in page
+    assert "\\u202eevil\\u001b[2J" in page  # JSON spells the ESC itself
+    assert "👨\u200d👩" in page  # a joiner is data, not a control
+
+
+@pytest.mark.django_db
+def test_the_key_page_of_the_issue_value_answers_quickly_and_says_it_is_cut(
+    admin_client: Client, disk: Target
+) -> None:
+    disk.cache.set("shared", shared_lists(30))
+    started = time.perf_counter()
+
+    response = admin_client.get(disk.key_url("shared"))
+
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 200
+    assert "The preview is cut" in response.content.decode()

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils.cache import get_cache_key
@@ -83,6 +83,18 @@ def test_ends_with_the_urls_and_the_login() -> None:
     assert (SITE_URL, ADMIN_URL) == ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/admin/")
 
 
+def test_prints_the_urls_of_the_port_it_is_told() -> None:
+    lines = seed("--port", "8123")
+
+    assert lines[-3:-1] == ["Site:  http://127.0.0.1:8123/", "Admin: http://127.0.0.1:8123/admin/"]
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "http", ""])
+def test_refuses_a_port_that_is_not_one(port: str) -> None:
+    with pytest.raises(CommandError, match="is not a port number"):
+        seed("--port", port)
+
+
 def test_username_and_password_can_be_chosen() -> None:
     lines = seed("--username", "demo", "--password", "s3cret-demo")
 
@@ -141,6 +153,15 @@ def test_writes_cache_page_entries_that_django_finds() -> None:
     page = disk().get(page_key)
     assert isinstance(page, HttpResponse)
     assert b"Sight-reading basics" in page.content
+
+
+def test_writes_cache_page_entries_for_the_host_the_demo_is_served_on() -> None:
+    seed("--port", "8123")
+
+    served = RequestFactory(HTTP_HOST="127.0.0.1:8123").get("/clubs/old-town-choir/")
+    elsewhere = RequestFactory(HTTP_HOST="127.0.0.1:8000").get("/clubs/old-town-choir/")
+    assert get_cache_key(served, cache=disk()) is not None
+    assert get_cache_key(elsewhere, cache=disk()) is None
 
 
 def test_can_fill_a_cache_without_tags() -> None:

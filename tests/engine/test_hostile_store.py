@@ -13,7 +13,7 @@ import stat
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,8 @@ def test_a_genuine_entry_whose_file_became_a_link_is_a_miss_and_the_target_survi
 ) -> None:
     put(store, "big", b"x" * 5000)
     info = store.entry("big")
-    assert info is not None and info.filename is not None
+    assert info is not None
+    assert info.filename is not None
     value_file = Path(store.directory) / VALUES_DIR / info.filename
     value_file.unlink()
     target = outside / "same-size"
@@ -162,7 +163,8 @@ def test_a_genuine_entry_whose_file_became_a_link_is_a_miss_and_the_target_survi
 
 def file_of(store: Store, key: str) -> Path:
     info = store.entry(key)
-    assert info is not None and info.filename is not None
+    assert info is not None
+    assert info.filename is not None
     return Path(store.directory) / VALUES_DIR / info.filename
 
 
@@ -275,7 +277,8 @@ def test_check_fix_reports_a_linked_bucket_and_removes_only_the_link(
     assert sorted(p.name for p in outside.iterdir()) == sorted(
         ["sentinel.txt", VALID_NAME.split("/")[1]]
     )
-    assert not linked_bucket.exists() and not linked_bucket.is_symlink()
+    assert not linked_bucket.is_symlink()
+    assert not linked_bucket.exists()
     assert store.check() == []
     assert store.get("big") == b"x" * 5000
 
@@ -319,9 +322,7 @@ def test_check_reports_a_fifo_and_a_stray_file_and_fix_removes_them(store: Store
     assert store.check() == []
 
 
-def test_a_database_file_replaced_by_a_link_is_never_opened(
-    tmp_path: Path, outside: Path
-) -> None:
+def test_a_database_file_replaced_by_a_link_is_never_opened(tmp_path: Path, outside: Path) -> None:
     directory = tmp_path / "linked-db"
     directory.mkdir(mode=0o700)
     target = outside / "empty.db"
@@ -511,9 +512,7 @@ def test_e020_another_secret_key_on_the_location(
         assert caches["default"].get("k") == "v"
 
 
-def test_w020_a_location_others_can_write(
-    disk_caches: Callable[..., Any], location: str
-) -> None:
+def test_w020_a_location_others_can_write(disk_caches: Callable[..., Any], location: str) -> None:
     os.makedirs(location)
     os.chmod(location, 0o777)
     with disk_caches():
@@ -537,10 +536,10 @@ def test_e021_an_sqlite_older_than_django_supports(
 
 
 @pytest.fixture
-def without_returning(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Run as on SQLite < 3.35; yields every statement the store's connection executed."""
+def without_returning(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Run as on SQLite < 3.35; collects every statement the store's connection executed."""
     monkeypatch.setattr(connection, "HAS_RETURNING", False)
-    yield []
+    return []
 
 
 def test_every_operation_works_without_returning(

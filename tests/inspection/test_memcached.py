@@ -89,3 +89,19 @@ def test_a_server_that_is_down_degrades() -> None:
         pytest.raises(InspectionError, match="'down'"),
     ):
         get_adapter("down").stats()
+
+
+def fetched(adapter: Adapter, raw: str) -> bool:
+    """Whether memcached marks the item as fetched since it was stored (an LRU bump)."""
+    client = adapter.cache._cache._get_client(raw)  # type: ignore[attr-defined]
+    reply = client.raw_command(f"mg {raw} h u", b"\r\n").decode()
+    return " h1" in f" {reply}"
+
+
+def test_key_info_leaves_the_lru_position_and_a_peek_does_not(memcached: Adapter) -> None:
+    caches[memcached.alias].set("lru", 1, 100)
+    raw = memcached.make_raw_key("lru")
+    assert memcached.key_info(raw) is not None
+    assert not fetched(memcached, raw)
+    assert memcached.peek(raw) == (True, 1)
+    assert fetched(memcached, raw)  # why PEEK carries ReadEffect.LRU here

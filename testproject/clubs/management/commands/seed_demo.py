@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
+from argparse import ArgumentTypeError
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,15 @@ from testproject.clubs.factories import ClubClassFactory, ClubFactory
 from testproject.clubs.models import Club, ClubClass
 from testproject.clubs.views import timetable
 
-SITE_URL = "http://127.0.0.1:8000/"
+# `make demo` serves on 127.0.0.1:$(PORT) and passes the same port here (--port).
+DEFAULT_PORT = 8000
+
+
+def site_url(port: int = DEFAULT_PORT) -> str:
+    return f"http://127.0.0.1:{port}/"
+
+
+SITE_URL = site_url()
 ADMIN_URL = f"{SITE_URL}admin/"
 
 Level = ClubClass.Level
@@ -99,6 +108,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--cache", default="default", help="Cache alias to fill with demo entries."
         )
+        parser.add_argument(
+            "--port",
+            type=port_number,
+            default=DEFAULT_PORT,
+            help=f"Port the demo is served on, for the printed URLs (default: {DEFAULT_PORT}).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         clubs = self.seed_clubs()
@@ -108,7 +123,8 @@ class Command(BaseCommand):
         cache = caches[options["cache"]]
         entries = demo_entries(clubs)
         self.fill_cache(cache, entries)
-        written = len(entries) + write_cached_pages(cache, clubs)
+        port = options["port"]
+        written = len(entries) + write_cached_pages(cache, clubs, host=f"127.0.0.1:{port}")
         self.stdout.write(f"Cache {options['cache']!r}: {written} demo entries written.")
         if isinstance(cache, DiskCache):
             stats = cache.stats()
@@ -122,8 +138,8 @@ class Command(BaseCommand):
 
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("The demo is ready."))
-        self.stdout.write(f"Site:  {SITE_URL}")
-        self.stdout.write(f"Admin: {ADMIN_URL}")
+        self.stdout.write(f"Site:  {site_url(port)}")
+        self.stdout.write(f"Admin: {site_url(port)}admin/")
         self.stdout.write(f"Login: username {username}  password {password}")
 
     def seed_clubs(self) -> list[Club]:
@@ -223,9 +239,14 @@ def demo_entries(clubs: list[Club]) -> list[Entry]:
     return entries
 
 
-def write_cached_pages(cache: BaseCache, clubs: list[Club], timeout: int = 600) -> int:
-    """Write what Django's ``cache_page`` writes for each club page: its header list and page."""
-    factory = RequestFactory(HTTP_HOST="127.0.0.1:8000")
+def write_cached_pages(
+    cache: BaseCache, clubs: list[Club], timeout: int = 600, host: str = "127.0.0.1:8000"
+) -> int:
+    """Write what Django's ``cache_page`` writes for each club page: its header list and page.
+
+    ``host`` is the one the demo is served on: ``cache_page`` keys hold the request's host.
+    """
+    factory = RequestFactory(HTTP_HOST=host)
     for club in clubs:
         request = factory.get(club.get_absolute_url())
         context = {"club": club, "classes": timetable(club), "from_cache": False, "cache_key": ""}
@@ -234,6 +255,17 @@ def write_cached_pages(cache: BaseCache, clubs: list[Club], timeout: int = 600) 
         page_key = learn_cache_key(request, response, timeout, "", cache=cache)
         cache.set(page_key, response, timeout)
     return 2 * len(clubs)
+
+
+def port_number(text: str) -> int:
+    """A TCP port for ``--port``; anything else is an argparse error (exit status 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return port
 
 
 def _members_csv(clubs: list[Club]) -> str:
