@@ -30,7 +30,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from . import instrumentation
 from .backend_options import DiskCacheOptions, OptionError, parse_options
-from .engine import MISSING, Codec, Item, KeyParts, Removal, Stats, Store
+from .engine import MISSING, Codec, Item, KeyParts, Removal, Stats, Store, statistics
 from .engine.store import EntryInfo, Problem
 
 # Django's test for keys memcached would reject (django.core.cache.backends.base), compiled
@@ -222,6 +222,45 @@ def _in_thread(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
     return method
 
 
+def _in_loop(sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """``a<name>`` of a read: the synchronous ``name`` run in the event loop's own thread.
+
+    A read in WAL mode does not wait for writers, so it costs what the synchronous read costs
+    instead of a hop to a worker thread and back (~10x a ``get``). What a read could wait for is
+    kept off the loop (docs/engine.rst, "Async"): the first open of the store in this process
+    (it may create the schema, a write) runs in a worker thread; a due batch of statistics is
+    written by a worker thread after the read (:func:`statistics.writes_deferred`).
+    """
+    name = sync.__name__
+    active = statistics.in_event_loop
+
+    async def method(self: DiskCache, *args: Any, **kwargs: Any) -> Any:
+        shared = self._shared
+        if shared is None or not shared.ready_for_loop_reads:
+            if not await self._open_off_loop():
+                # The store cannot be opened: the read in a thread applies the error policy.
+                return await sync_to_async(sync, thread_sensitive=False)(self, *args, **kwargs)
+            shared = self._shared
+            assert shared is not None
+        outer = active.active
+        active.active = True
+        try:
+            result = sync(self, *args, **kwargs)
+        finally:
+            active.active = outer
+        if shared.due():
+            await sync_to_async(self._flush_off_loop, thread_sensitive=False)()
+        return result
+
+    method.__name__ = f"a{name}"
+    method.__qualname__ = f"DiskCache.a{name}"
+    method.__doc__ = (
+        f"Async :meth:`{name}`: runs it in the event loop's thread (a WAL read waits for no"
+        " writer); anything that could wait for the write lock goes to a worker thread."
+    )
+    return method
+
+
 def signing_keys() -> list[bytes]:
     """HMAC keys derived from SECRET_KEY (signs and verifies) and its fallbacks (verify only)."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
@@ -265,6 +304,9 @@ class DiskCache(BaseCache):
         self._max_entries = self.options.max_entries or 0
         self._cull_frequency = self.options.cull_frequency
         self._store: Store | None = None
+        # The process-wide state of the store's directory (engine.statistics), once the store
+        # exists: the async reads look there whether they may run in the event loop's thread.
+        self._shared: statistics.Shared | None = None
         # A subclass that makes or validates keys its own way keeps Django's full path.
         cls = type(self)
         self._plain_keys = (
@@ -291,7 +333,27 @@ class DiskCache(BaseCache):
                 file_threshold=opts.file_threshold,
                 busy_timeout=opts.busy_timeout,
             )
+            # The same object the Store just took (one per directory and process).
+            self._shared = statistics.shared_for(self.location, opts.busy_timeout)
         return self._store
+
+    def _open_off_loop_sync(self) -> bool:
+        """Open (and create if needed) the store in this thread; False if it fails."""
+        store = self.store
+        try:
+            store.db.connection()
+        except STORE_ERRORS:
+            return False
+        assert self._shared is not None
+        self._shared.ready_for_loop_reads = True
+        return True
+
+    async def _open_off_loop(self) -> bool:
+        return await sync_to_async(self._open_off_loop_sync, thread_sensitive=False)()
+
+    def _flush_off_loop(self) -> None:
+        if self._store is not None:
+            self._store.flush_if_due()
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -537,15 +599,16 @@ class DiskCache(BaseCache):
         if self._store is not None:
             self._store.flush_if_due()
 
-    # -- async: each a* method runs its synchronous twin in a worker thread -------------------
+    # -- async: reads run in the event loop's thread, writes in a worker thread --------------
+    # A write may wait for the write lock (up to BUSY_TIMEOUT): never in the loop's thread.
 
+    aget = _in_loop(get)
+    aget_many = _in_loop(get_many)
+    ahas_key = _in_loop(has_key)
     aadd = _in_thread("add")
-    aget = _in_thread("get")
     aset = _in_thread("set")
     atouch = _in_thread("touch")
     adelete = _in_thread("delete")
-    ahas_key = _in_thread("has_key")
-    aget_many = _in_thread("get_many")
     aset_many = _in_thread("set_many")
     adelete_many = _in_thread("delete_many")
     aincr = _in_thread("incr")
@@ -611,3 +674,4 @@ class DiskCache(BaseCache):
     def entry(self, key: Any, version: int | None = None) -> EntryInfo | None:
         """Metadata of ``key``'s entry (live or expired), without reading its value."""
         return self.store.entry(self._made_key(key, version))
+

@@ -108,7 +108,7 @@ def test_no_private_django_name_is_imported() -> None:
 
 
 def _reaches_into_redis_client(tree: ast.Module) -> bool:
-    """``x._cache.get_client(...)``, ``x.get_client(...)`` or ``x._client``: a client's internals."""
+    """``x.get_client(...)``, ``x._client``, ``x._serializer``: a Redis client's internals."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in {
             "get_client",

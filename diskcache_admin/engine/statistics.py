@@ -36,6 +36,23 @@ SnapshotRow = tuple[float, int, int, int, int]  # taken, count, size, hits, miss
 # Unflushed hits, misses and access times taken for one transaction.
 Taken = tuple[int, int, dict[int, float]]
 
+# Set while a read runs in an event loop's own thread (``DiskCache.aget`` and its siblings): a
+# batch of statistics is one write transaction, which may wait for the write lock, and the loop
+# must not wait for a lock. ``Shared.due()`` then says no; the async read sends the due batch to a
+# worker thread after the read (``DiskCache._flush_off_loop``). Per thread: a synchronous read in
+# another thread at the same moment still writes its batches.
+class _InEventLoop(threading.local):
+    active = False  # the class attribute is every thread's starting value
+
+
+in_event_loop = _InEventLoop()
+
+
+def writes_deferred() -> bool:
+    """Whether this thread is running a read in an event loop (no write may wait here)."""
+    return in_event_loop.active
+
+
 _ADD_COUNTS: Final = (
     "UPDATE counters SET hits = hits + ?, misses = misses + ?,"
     " stats_since = coalesce(stats_since, ?) WHERE id = 0"
@@ -59,13 +76,23 @@ class Shared:
         self.last_flush = time.monotonic()
         # (key, reason) of rows already logged as a miss: one warning each, not one per read.
         self.logged: set[tuple[str, str]] = set()
+        # Whether this process has opened (and, if needed, created) the database in a worker
+        # thread: only then may an event loop's thread open its own connection and read (the
+        # first open may create the schema, a write). False again in a forked child.
+        self.ready_for_loop_reads = False
 
     def pending(self) -> bool:
         return bool(self.hits or self.misses or self.accessed)
 
     def due(self) -> bool:
-        """A batch is due: enough pending counts, or enough time since the last write."""
+        """A batch is due: enough pending counts, or something pending and enough time since the
+        last write. Never while this thread runs a read in an event loop (see
+        :data:`in_event_loop`)."""
         pending = self.hits + self.misses + len(self.accessed)
+        if not pending or in_event_loop.active:
+            # Nothing to write: a store with statistics off is never "due" (each async read
+            # would otherwise send an empty batch to a thread once 5 s had passed).
+            return False
         return (
             pending >= FLUSH_EVERY_OPS or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
         )
@@ -156,6 +183,7 @@ def _after_fork_in_child() -> None:
     global _registry_lock
     _registry_lock = threading.Lock()
     for shared in _registry.values():
+        shared.ready_for_loop_reads = False  # the child opens its own connections
         shared.lock = threading.Lock()
         shared.hits = shared.misses = 0
         shared.accessed = {}

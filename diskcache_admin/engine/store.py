@@ -164,7 +164,6 @@ _META = f"{_SIGNED}, CASE WHEN typeof(value) = 'integer' THEN value END"
 # Built once: the hot paths then pass the very same string, which sqlite3's statement cache
 # finds without formatting a new one on every call. Parameters: inline limit, key, now.
 _GET = f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}"
-_GET_META = f"SELECT {_META} FROM entries WHERE key = ? AND {_LIVE}"
 
 # Why an entry is a miss, as logged.
 _UNSIGNED = "its signature does not verify (never unpickled)"
@@ -209,7 +208,14 @@ def _delete_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any]) ->
     return connection.delete_returning(conn, where, params, "size, expire_time, filename")
 
 
-def _live(row: _Deleted, now: float) -> bool:
+def _delete_signed(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> list[Any]:
+    """Like :func:`_delete_rows`, each row followed by its key and ``_META`` columns."""
+    return connection.delete_returning(
+        conn, where, params, f"size, expire_time, filename, key, {_META}"
+    )
+
+
+def _live(row: Sequence[Any], now: float) -> bool:
     return row[1] is None or row[1] > now
 
 
@@ -315,17 +321,11 @@ class Store:
         return found
 
     def has(self, key: str) -> bool:
-        """Whether ``key`` has a live entry whose signed metadata verifies.
-
-        The payload is not read (a large file would cost its whole length): a value file must
-        still be a regular file of the signed size; ``get`` also checks the payload's digest.
-        """
-        row = self.db.connection().execute(_GET_META, (key, self.clock())).fetchone()
+        """Whether ``key`` has a live entry that verifies (see :meth:`_absent_reason`)."""
+        row = self.db.connection().execute(_GET, (self.inline_limit, key, self.clock())).fetchone()
         if row is None:
             return False
-        reason = self.unverified_reason(key, row)
-        if reason is None and row[3] is not None:
-            reason = self._bad_file_size(row[3], row[4])
+        reason = self._absent_reason(key, row)
         if reason is not None:
             self._reject(key, row, reason, repair=True)
             return False
@@ -410,11 +410,11 @@ class Store:
         def write(conn: sqlite3.Connection) -> bool:
             garbage.clear()  # a retried transaction starts over
             if only_if_absent:
-                existing = conn.execute(_GET_META, (encoded.key, now)).fetchone()
+                existing = conn.execute(_GET, (self.inline_limit, encoded.key, now)).fetchone()
                 # A live entry that does not verify is absent, as for get and has_key: it is
                 # replaced (unless the store is signed by another key, which never loses one).
                 if existing is not None:
-                    if self.unverified_reason(encoded.key, existing) is None:
+                    if self._absent_reason(encoded.key, existing) is None:
                         return False
                     if not self._owned(conn):
                         return False
@@ -460,10 +460,10 @@ class Store:
         now = self.clock()
 
         def write(conn: sqlite3.Connection) -> tuple[bool, list[str | None]]:
-            row = conn.execute(_GET_META, (key, now)).fetchone()
+            row = conn.execute(_GET, (self.inline_limit, key, now)).fetchone()
             if row is None:
                 return False, []
-            if self.unverified_reason(key, row) is not None:
+            if self._absent_reason(key, row) is not None:
                 # Absent, as for get: removed, unless another key signs the store.
                 if not self._owned(conn):
                     return False, []
@@ -490,16 +490,29 @@ class Store:
         now = self.clock()
 
         def write(conn: sqlite3.Connection) -> tuple[bool, list[str | None]]:
-            rows = _delete_rows(conn, "key = ?", (key,))
-            return any(_live(row, now) for row in rows), [row[2] for row in rows]
+            rows = _delete_signed(conn, "key = ?", (key,))
+            return any(self._existed(row, now) for row in rows), [row[2] for row in rows]
 
         return self._removing(write)
 
     def delete_many(self, keys: Iterable[str]) -> int:
         """Delete the entries of ``keys`` in one transaction; returns how many were live."""
         now = self.clock()
-        rows = self._delete_keys(list(keys))
-        return sum(_live(row, now) for row in rows)
+        keys = list(keys)
+
+        def write(conn: sqlite3.Connection) -> tuple[int, list[str | None]]:
+            rows: list[Any] = []
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows += _delete_signed(conn, f"key IN ({','.join('?' * len(chunk))})", chunk)
+            return sum(self._existed(row, now) for row in rows), [row[2] for row in rows]
+
+        return self._removing(write) if keys else 0
+
+    def _existed(self, row: Sequence[Any], now: float) -> bool:
+        """A deleted row (``_delete_signed``) was a live entry that verifies: what ``get`` would
+        have returned, so that ``delete`` agrees with every other operation."""
+        return _live(row, now) and self.unverified_reason(row[3], row[4:]) is None
 
     def remove(self, keys: Sequence[str]) -> Removal:
         """Delete entries by stored key, live or expired: how many rows went, and their bytes."""
@@ -778,6 +791,21 @@ class Store:
             signature, key, user_key, prefix, version, expire_time, tag, mode, size, content
         ):
             return _UNSIGNED
+        return None
+
+    def _absent_reason(self, key: str, row: Sequence[Any]) -> str | None:
+        """Why ``has_key``, ``add`` and ``touch`` must treat ``row`` (``_ROW``) as absent.
+
+        What ``get`` checks, except that a value file is not read (it may be large): it must be a
+        regular file of the signed size. An inline payload is hashed like ``get`` does.
+        """
+        reason = self.unverified_reason(key, row)
+        if reason is not None or row[1] == Mode.INT:
+            return reason
+        if row[3] is not None:
+            return self._bad_file_size(row[3], row[4])
+        if not self.payload_matches(row, row[11]):
+            return "its payload does not match the digest its signature covers (never unpickled)"
         return None
 
     def _bad_file_size(self, filename: object, size: object) -> str | None:

@@ -66,6 +66,7 @@ __all__ = [
     "glob_escape",
     "key_space",
     "redis_client",
+    "scan_alias_keys",
 ]
 
 # Keys visited per SCAN call, and SCAN calls per page at most: a page costs a bounded number of
@@ -173,6 +174,11 @@ def key_space(cache: BaseCache) -> KeySpace:
     return KeySpace(match, inside, tuple(shadowed))
 
 
+def _raw(key: bytes | str) -> bytes:
+    # redis-py answers bytes, unless the pool was built with decode_responses=True.
+    return key.encode() if isinstance(key, str) else bytes(key)
+
+
 def scan_alias_keys(client: Any, space: KeySpace, match: str | None = None) -> Iterator[str]:
     """Every key of ``space`` (under the narrower ``match`` glob if given), each once."""
     cursor = 0
@@ -180,7 +186,7 @@ def scan_alias_keys(client: Any, space: KeySpace, match: str | None = None) -> I
     while True:
         cursor, found = client.scan(cursor=cursor, match=match or space.match, count=SCAN_COUNT)
         for key in found:
-            raw = bytes(key)
+            raw = _raw(key)
             if raw not in seen and space.owns(raw):
                 seen.add(raw)
                 yield raw.decode("utf-8")
@@ -338,7 +344,8 @@ class RedisAdapterBase(Adapter):
             for _call in range(SCANS_PER_PAGE):
                 cursor, keys = client.scan(cursor=cursor, match=pattern, count=SCAN_COUNT)
                 cursor = int(cursor)
-                owned = [bytes(k).decode("utf-8") for k in keys if space.owns(bytes(k))]
+                raws = [_raw(key) for key in keys]
+                owned = [raw.decode("utf-8") for raw in raws if space.owns(raw)]
                 found.extend(
                     info
                     for info in self._describe(client, owned)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ def store(tmp_cache_dir: str) -> Any:
 
 
 def entry_columns(store: Store, key: str) -> tuple[Any, ...]:
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         row = conn.execute(
             "SELECT user_key, prefix, version, family, size, tag, expire_time FROM entries"
             " WHERE key = ?",
@@ -31,7 +32,7 @@ def entry_columns(store: Store, key: str) -> tuple[Any, ...]:
 
 
 def counters(store: Store) -> tuple[int, int]:
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         count, size = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
     return count, size
 
@@ -77,7 +78,7 @@ def test_an_overwrite_keeps_count_and_size_exact(store: Store) -> None:
 
     _, _, _, _, size, tag, expire_time = entry_columns(store, "k")
     assert (tag, expire_time) == (None, 2e9)
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         total = conn.execute("SELECT sum(size) FROM entries").fetchone()[0]
     assert counters(store) == (2, total)
     assert size == total - entry_columns(store, "other")[4]

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def test_bytes_round_trip_through_stdin_and_stdout(cli: Cli, database: str) -> N
 
     assert stored.returncode == 0, stored.stderr
     assert (got.returncode, got.stdout, got.stderr) == (0, payload, b"")
-    with sqlite3.connect(database) as db:
+    with closing(sqlite3.connect(database)) as db, db:
         records = db.execute(
             "SELECT who, via, alias, action FROM diskcache_admin_auditentry WHERE summary LIKE ?",
             ("Stored 'blob'%",),

@@ -9,6 +9,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 from unittest import mock
 
@@ -448,7 +449,7 @@ def test_close_flushes_statistics_only_when_a_batch_is_due(cache: DiskCache) -> 
     cache.get("missing")
     cache.close()
 
-    with sqlite3.connect(cache.store.db.path) as conn:
+    with closing(sqlite3.connect(cache.store.db.path)) as conn, conn:
         assert conn.execute("SELECT misses FROM counters").fetchone() == (0,)
     assert cache.stats().misses == 1
 

@@ -14,6 +14,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def put(store: Store, key: str, value: object, expire_time: float | None = None)
 
 def sql(store: Store, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Write to the database the way another local user with access to the directory would."""
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         return conn.execute(statement, params).fetchall()
 
 
@@ -345,18 +346,23 @@ def break_signature(store: Store, key: str) -> None:
     sql(store, "UPDATE entries SET signature = zeroblob(32) WHERE key = ?", (key,))
 
 
-def test_has_add_and_touch_treat_a_bad_signature_as_absent(store: Store) -> None:
-    for key in ("has", "add", "touch", "entry"):
+def test_has_add_touch_and_delete_treat_a_bad_signature_as_absent(store: Store) -> None:
+    for key in ("has", "add", "touch", "entry", "delete", "many"):
         put(store, key, "honest")
         break_signature(store, key)
+    put(store, "genuine", "honest")
 
     assert store.has("has") is False
     assert store.add("add", KeyParts("add"), "mine", None) is True
     assert store.get("add") == "mine"
     assert store.touch("touch", None) is False
     assert store.entry("entry") is None
+    assert store.delete("delete") is False
+    assert store.delete_many(["many", "genuine"]) == 1
     assert store.get("has") is MISSING
-    assert sql(store, "SELECT key FROM entries WHERE key IN ('has', 'touch')") == []
+    assert (
+        sql(store, "SELECT key FROM entries WHERE key IN ('has', 'touch', 'delete', 'many')") == []
+    )
 
 
 def test_a_planted_row_does_not_block_an_add_based_lock(store: Store) -> None:
@@ -451,6 +457,7 @@ def test_another_key_never_deletes_the_owners_entries(
     assert intruder.get("theirs") is MISSING
     assert intruder.has("big") is False
     assert intruder.touch("theirs", None) is False
+    assert intruder.add("theirs", KeyParts("theirs"), "mine", None) is False  # their lock holds
     problems = intruder.check(fix=True, grace=0)
 
     assert "foreign-key" in [p.kind for p in problems]

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,7 @@ def test_counter_drift_is_found_and_corrected(store: Store) -> None:
     put(store, "a", b"x" * 10)
     put(store, "b", b"x" * 5000)
     expected = (store.stats().count, store.stats().size)
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         conn.execute("UPDATE counters SET count = count + 7, size = size - 3")
 
     assert store.stats().count == expected[0] + 7

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,7 @@ def test_a_forked_child_does_not_count_the_parents_pending_hits_again(cache: Dis
     cache.store.flush()
 
     assert process.exitcode == 0
-    with sqlite3.connect(cache.store.db.path) as conn:
+    with closing(sqlite3.connect(cache.store.db.path)) as conn, conn:
         assert conn.execute("SELECT hits FROM counters").fetchone() == (4,)
 
 
@@ -156,7 +157,7 @@ def test_a_process_that_exits_before_a_batch_is_due_still_counts_its_reads(
 
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60, cwd=ROOT)
 
-    with sqlite3.connect(os.path.join(directory, "cache.db")) as conn:
+    with closing(sqlite3.connect(os.path.join(directory, "cache.db"))) as conn, conn:
         assert conn.execute("SELECT hits, misses FROM counters").fetchone() == (0, 3)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ def put(store: Store, key: str, value: Any, expire_time: float | None = None, **
 
 def counters(store: Store) -> tuple[int, int, int, int]:
     """count, size, hits, misses as written in the database (not this process's pending ones)."""
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         row = conn.execute("SELECT count, size, hits, misses FROM counters").fetchone()
     return tuple(row)  # type: ignore[return-value]
 
@@ -148,7 +149,7 @@ def test_delete_if_equal_ignores_an_expired_entry(store: Store, clock: FakeClock
 
 def test_delete_if_equal_never_deletes_an_entry_that_does_not_verify(store: Store) -> None:
     put(store, "lock", "mine")
-    with sqlite3.connect(store.db.path) as conn:
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
         conn.execute("UPDATE entries SET signature = zeroblob(32) WHERE key = 'lock'")
 
     assert store.delete_if_equal("lock", "mine") is False

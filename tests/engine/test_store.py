@@ -7,7 +7,8 @@ import pickle
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,14 @@ def put(store: Store, key: str, value: Any, expire_time: float | None = None, **
     return store.set(key, KeyParts(key), value, expire_time, **kw)
 
 
-def raw(store: Store) -> sqlite3.Connection:
-    """A connection of our own, to look at the database the way another process would."""
-    return sqlite3.connect(store.db.path)
+@contextmanager
+def raw(store: Store) -> Iterator[sqlite3.Connection]:
+    """A connection of our own, to look at the database the way another process would.
+
+    Committed on success and closed: ``with sqlite3.connect()`` alone commits but never closes.
+    """
+    with closing(sqlite3.connect(store.db.path)) as conn, conn:
+        yield conn
 
 
 def counters_row(store: Store) -> tuple[Any, ...]:

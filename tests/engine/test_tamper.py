@@ -12,6 +12,7 @@ import pickle
 import shlex
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ def evil_pickle(marker: Path) -> bytes:
 
 def sql(cache: DiskCache, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
     """Write to the database the way an attacker with access to the directory would."""
-    with sqlite3.connect(cache.store.db.path) as conn:
+    with closing(sqlite3.connect(cache.store.db.path)) as conn, conn:
         return conn.execute(statement, params).fetchall()
 
 
@@ -180,3 +181,30 @@ def test_a_row_forged_as_a_native_integer_cannot_carry_anything_else(
         cache.incr("fragment")
     assert cache.entry("fragment") is None
     assert len(warnings_about(caplog, ":1:fragment")) == 1
+
+
+def test_has_key_add_and_touch_agree_with_get_on_a_tampered_row(cache: DiskCache) -> None:
+    # Issue 12 item 4: a planted row used to block an add()-based lock until a get removed it.
+    for key in ("lock", "probe", "touched"):
+        cache.set(key, "honest")
+        sql(
+            cache,
+            "UPDATE entries SET value = ? WHERE key = ?",
+            (pickle.dumps("forged"), f":1:{key}"),
+        )
+
+    assert cache.has_key("probe") is False
+    assert cache.add("lock", "mine") is True
+    assert cache.get("lock") == "mine"
+    assert cache.touch("touched", 100) is False
+    assert cache.get("probe", "miss") == "miss"
+
+
+def test_a_forged_counter_is_not_served(cache: DiskCache) -> None:
+    # Issue 12 item 5: native integers used to be stored unsigned.
+    cache.set("hits", 5)
+    sql(cache, "UPDATE entries SET value = 1000000 WHERE key = ':1:hits'")
+
+    assert cache.get("hits", "miss") == "miss"
+    with pytest.raises(ValueError, match="not found"):
+        cache.incr("hits")

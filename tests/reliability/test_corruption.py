@@ -10,6 +10,7 @@ import random
 import shlex
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def value_file(cache: DiskCache, key: str) -> Path:
 
 
 def sql(cache: DiskCache, statement: str, params: tuple[Any, ...] = ()) -> None:
-    with sqlite3.connect(cache.store.db.path) as conn:
+    with closing(sqlite3.connect(cache.store.db.path)) as conn, conn:
         conn.execute(statement, params)
 
 

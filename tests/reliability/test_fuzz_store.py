@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import tracemalloc
@@ -160,9 +161,7 @@ def _mutate(store: Store, outside: Path, mutation: tuple[Any, ...]) -> None:
         elif kind == "link-bucket" and row is not None and is_valid_name(row[1]):
             bucket = values / row[1].split("/")[0]
             if bucket.is_dir() and not bucket.is_symlink():
-                for child in bucket.iterdir():
-                    child.unlink() if not child.is_dir() or child.is_symlink() else child.rmdir()
-                bucket.rmdir()
+                shutil.rmtree(bucket)  # the harness's own damage, inside the store
                 bucket.symlink_to(outside / "bucket", target_is_directory=True)
         elif kind == "link-values" and values.is_dir() and not values.is_symlink():
             values.rename(values.with_name("values-moved"))
