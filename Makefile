@@ -1,31 +1,35 @@
 # Two entry points on a fresh machine with Python 3.10+ and make: `make demo` and `make test`.
-PYTHON ?= python3
-VENV := .venv
-PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
 
-# The supported (Python, Django) pairs that `make test` runs beside the main run, each in a venv
-# of its own (.venv-<pair>) with its Django pinned: the oldest pair, Django 6.0, and the newest
-# pair. The main run is the default .venv ($(PYTHON) with the newest Django pip picks for it;
-# Python 3.11 with Django 5.2 on the project's machines), so every supported Python runs once.
-# Keep this list, pyproject.toml's classifiers and Django range, and the README's requirements
-# (docs/_readme_head.rst) in step: they name exactly the pairs tested here.
+# An interpreter for Python X.Y: pyenv's own build first, then pythonX.Y on PATH.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
+find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) \
+  $(shell command -v python$(1) 2>/dev/null))
+
+# `make test` runs every supported (Python, Django) pair. The main run is the default .venv
+# (lint, types, coverage, the browser tests, the one `make demo` uses) on Python 3.11, the pip
+# resolver giving it the newest Django 3.11 can have (5.2); the other pairs each get a venv of
+# their own (.venv-<pair>) with their Django pinned: the oldest pair, Django 6.0, the newest pair.
+# Keep these lines, pyproject.toml's classifiers and Django range, and the Requirements paragraph
+# of README.rst and docs/installation.rst in step (tests/test_readme.py compares them).
+MAIN_PYTHON := 3.11
 PAIRS := py310-dj52 py312-dj60 py313-dj61
 py310-dj52 := 3.10 Django~=5.2.0
 py312-dj60 := 3.12 Django~=6.0.0
 py313-dj61 := 3.13 Django~=6.1.0
+
+# Without Python 3.11 the main run uses python3 (`make PYTHON=...` chooses another).
+PYTHON ?= $(or $(call find_python,$(MAIN_PYTHON)),python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
 
 # Branch coverage of the main run (package and tests) may not fall below this figure, which is
 # the one measured when the floor was set, rounded down. Raise it as coverage grows; the goal is
 # 95. Only `make test` applies it: a partial `pytest --cov` run does not fail on it.
 COVERAGE_FLOOR := 91
 
-# An interpreter for Python X.Y: pyenv's own build first, then pythonX.Y on PATH.
-PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
-find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) \
-  $(shell command -v python$(1) 2>/dev/null))
 pair_python = $(call find_python,$(word 1,$($(1))))
-MISSING_PAIRS = $(foreach p,$(PAIRS),$(if $(call pair_python,$(p)),,$(p)))
+MISSING_PAIRS = $(strip $(foreach p,$(PAIRS),$(if $(call pair_python,$(p)),,$(p))))
 
 # The matrix runs leave out what the main run already covers once: browser tests and coverage.
 PAIR_PYTEST := -m pytest -n 2 -q -m 'not browser' -p no:cacheprovider
@@ -39,8 +43,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e . --group dev
 	touch $(STAMP)
 
-# A pair's venv: the test dependencies with the pair's Django; reinstalled when pyproject changes.
-.venv-%/.installed: pyproject.toml
+# A pair's venv: the test dependencies with the pair's Django; reinstalled when pyproject.toml
+# or this file (a pair's pin) changes.
+.venv-%/.installed: pyproject.toml Makefile
 	@py="$(call pair_python,$*)"; \
 	  if [ -z "$$py" ]; then echo "no Python $(word 1,$($*)) for the $* pair" >&2; exit 1; fi; \
 	  echo "$$py -m venv .venv-$*"; "$$py" -m venv .venv-$*
@@ -48,13 +53,17 @@ $(STAMP): pyproject.toml
 	.venv-$*/bin/python -m pip install --quiet -e . --group test "$(word 2,$($*))"
 	touch $@
 
+# `make demo PORT=8080` serves on another port; seed_demo prints the URLs for it.
+PORT ?= 8000
+
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py seed_demo --port $(PORT)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite: lint, types, the project's tests with branch coverage and the browser tests,
-# Django's own cache conformance suite; then the tests and conformance on every supported pair.
+# Django's own cache conformance suite, the docs site (warnings are errors), the sdist and wheel
+# with twine's check of what PyPI will show; then the tests and conformance on every pair.
 test: pairs-available $(STAMP)
 	$(PY) -m ruff check diskcache_admin tests testproject benchmarks
 	$(PY) -m ruff format --check diskcache_admin tests testproject benchmarks
@@ -62,20 +71,26 @@ test: pairs-available $(STAMP)
 	$(PY) -c "import sys, django; print('main run: Python', sys.version.split()[0], 'Django', django.get_version())"
 	$(PY) -m pytest -n 2 --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 	$(PY) -m tests.conformance
-	@$(MAKE) --no-print-directory matrix
+	@$(MAKE) --no-print-directory docs dist
+	@$(MAKE) --no-print-directory $(PAIRS:%=pair-%)
 
-# Every supported pair whose interpreter is here (pyenv's, or pythonX.Y on PATH).
+# Only the other pairs' tests and conformance runs.
 matrix: pairs-available $(PAIRS:%=pair-%)
 
-# A pair without an interpreter is skipped with a message on a developer's machine; under CI it
-# is a failure, before anything runs, since CI's machines have them all.
+# An interpreter that is not here is skipped with a message on a developer's machine (the main
+# run then uses python3); under CI, whose machines have them all, it fails before anything runs.
 pairs-available:
-	@for p in $(MISSING_PAIRS); do \
-	  echo "make test: no interpreter for the $$p pair (pyenv root '$(PYENV_ROOT)', PATH):" \
-	    "SKIPPING its tests and conformance run" >&2; \
+	@missing="$(MISSING_PAIRS)"; \
+	if [ -z "$(call find_python,$(MAIN_PYTHON))" ]; then \
+	  missing="main-py$(subst .,,$(MAIN_PYTHON)) $$missing"; \
+	  echo "make test: no Python $(MAIN_PYTHON) here: the main run uses $(PYTHON)" >&2; \
+	fi; \
+	for p in $(MISSING_PAIRS); do \
+	  echo "make test: no Python $$(echo $$p | sed 's/py3\([0-9]*\)-.*/3.\1/') here (pyenv root" \
+	    "'$(PYENV_ROOT)', PATH): SKIPPING the $$p pair's tests and conformance run" >&2; \
 	done; \
-	if [ -n "$(MISSING_PAIRS)" ] && [ -n "$$CI" ]; then \
-	  echo "make test: missing pairs $(MISSING_PAIRS) (required because CI is set)" >&2; exit 1; \
+	if [ -n "$$missing" ] && [ -n "$$CI" ]; then \
+	  echo "make test: missing here: $$missing (required because CI is set)" >&2; exit 1; \
 	fi
 
 $(PAIRS:%=pair-%): pair-%:
@@ -98,4 +113,17 @@ stress: $(STAMP)
 	$(PY) -m benchmarks.stress --help
 
 clean:
-	rm -rf $(VENV) $(PAIRS:%=.venv-%) var .pytest_cache .mypy_cache .coverage* htmlcov
+	rm -rf $(VENV) $(PAIRS:%=.venv-%) var .pytest_cache .mypy_cache .coverage* htmlcov \
+	  docs/_build dist
+
+# The docs site as Read the Docs builds it (-E: every page re-read, so no warning is hidden by
+# an earlier build).
+.PHONY: docs dist
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -E -q -b html docs docs/_build/html
+
+# The sdist and wheel, and twine's check of their metadata and of the README as PyPI renders it.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*

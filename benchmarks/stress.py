@@ -5,6 +5,12 @@ Run from the repository root::
     .venv/bin/python -m benchmarks.stress                      # 20 s, 2 processes x 2 threads
     .venv/bin/python -m benchmarks.stress --duration 14400 --processes 4 --threads 4
     .venv/bin/python -m benchmarks.stress --ops 200000 --seed 1234 --json
+    .venv/bin/python -m benchmarks.stress workers              # throughput table, see below
+
+``workers`` mode (:func:`workers_main`) is a benchmark, not a consistency check: N worker
+processes (as gunicorn runs them) each run a realistic mix on one ``LOCATION`` for a set time,
+for DiskCache and the ``diskcache`` package side by side, and it reports throughput, p99
+latency, errors and lost reads as a Markdown table (``benchmarks/results/workers.md``).
 
 Django is configured standalone here (``settings.configure``); nothing reads the project's
 settings. Two aliases are used: ``data`` (the limits under test: MAX_ENTRIES, SIZE_LIMIT, the
@@ -640,6 +646,9 @@ def print_report(report: Report, out: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["workers"]:
+        return workers_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.seed is None:
         args.seed = random.randrange(2**32)
@@ -659,6 +668,321 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAILED: replay with --seed {report.seed} (and the same options)", file=sys.stderr)
         return 1
     return 0
+
+
+# -- workers mode: throughput of N worker processes, DiskCache beside diskcache ----------------
+
+WORKERS_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "workers.md")
+OURS, THEIRS = "DiskCache", "diskcache"
+# Share of sets per workload (the rest are gets). Every key is stored before the clock starts,
+# and nothing expires or is culled, so every get should hit: a miss is a lost read (diskcache's
+# get answers a miss when its shard stays locked for DATABASE_TIMEOUT).
+WORKLOADS: dict[str, float] = {"80/20 get/set": 0.2, "get hits": 0.0, "sets": 1.0}
+ZIPF_S = 1.0  # the usual popularity skew of web cache keys
+PLAN_LENGTH = 1 << 14
+
+
+def workers_caches(root: str) -> dict[str, dict[str, Any]]:
+    return {
+        OURS: {
+            "BACKEND": "diskcache_admin.backend.DiskCache",
+            "LOCATION": os.path.join(root, "diskcache_admin"),
+            "OPTIONS": {"MAX_ENTRIES": None},
+        },
+        # diskcache's own defaults (8 shards, 10 ms DATABASE_TIMEOUT, statistics off).
+        THEIRS: {"BACKEND": "diskcache.DjangoCache", "LOCATION": os.path.join(root, "diskcache")},
+    }
+
+
+def zipf_keys(rng: random.Random, keys: int, count: int) -> list[str]:
+    """``count`` keys out of ``keys``, key ``i`` drawn with probability ~ 1/(i+1)**ZIPF_S."""
+    weights = [1.0 / (rank + 1) ** ZIPF_S for rank in range(keys)]
+    # Ranks are shuffled over the key names so that the hot keys are spread over shards/pages.
+    names = [f"w:{i}" for i in range(keys)]
+    rng.shuffle(names)
+    return rng.choices(names, weights=weights, k=count)
+
+
+def worker_value(rng: random.Random, sizes: Sequence[int]) -> dict[str, Any]:
+    """A small dict, as views usually cache, pickling to about ``size`` bytes."""
+    size = rng.choice(sizes)
+    return {"id": rng.randrange(10**6), "body": "x" * max(size - 40, 0)}
+
+
+@dataclass
+class WorkerResult:
+    ops: int
+    seconds: float
+    errors: int
+    misses: int
+    error_samples: list[str]
+    latencies: bytes  # array('d') of every operation's time, seconds
+
+
+def workers_process(
+    root: str,
+    alias: str,
+    share_of_sets: float,
+    keys: int,
+    sizes: Sequence[int],
+    seconds: float,
+    seed: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """One worker process: its own cache object, a fixed random plan, until ``seconds`` pass."""
+    from array import array
+
+    from django.core.cache import caches
+
+    cache = caches.create_connection(alias)  # what a freshly started worker would have
+    rng = random.Random(seed)
+    plan = [
+        (key, rng.random() < share_of_sets)
+        for key in zipf_keys(random.Random(seed), keys, PLAN_LENGTH)
+    ]
+    values = [worker_value(rng, sizes) for _ in range(64)]
+    cache.get(plan[0][0])  # open the connections before the clock starts
+    latencies = array("d")
+    errors = misses = 0
+    samples: list[str] = []
+    clock = time.perf_counter
+    barrier.wait()
+    start = clock()
+    deadline = start + seconds
+    index = 0
+    now = start
+    while now < deadline:
+        key, write = plan[index & (PLAN_LENGTH - 1)]
+        try:
+            if write:
+                if cache.set(key, values[index & 63]) is False:  # diskcache: a lost write
+                    errors += 1
+            elif cache.get(key) is None:
+                misses += 1
+        except Exception as exc:  # every failure of the backend is what we count
+            errors += 1
+            if len(samples) < MAX_REPORTED:
+                samples.append(f"{type(exc).__name__}: {exc}")
+        finished = clock()
+        latencies.append(finished - now)
+        now = finished
+        index += 1
+    close = getattr(cache, "close", None)
+    if close is not None:
+        close()
+    results.put(WorkerResult(index, now - start, errors, misses, samples, latencies.tobytes()))
+
+
+@dataclass
+class WorkersRun:
+    """One workload on one backend with N processes (one round)."""
+
+    ops_per_second: float
+    p50: float
+    p99: float
+    errors: int
+    misses: int
+    samples: list[str]
+
+
+def run_workers(
+    root: str,
+    alias: str,
+    share_of_sets: float,
+    processes: int,
+    keys: int,
+    sizes: Sequence[int],
+    seconds: float,
+    seed: int,
+) -> WorkersRun:
+    from array import array
+
+    context = multiprocessing.get_context("fork")  # as gunicorn/uWSGI start their workers
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    procs = [
+        context.Process(
+            target=workers_process,
+            args=(root, alias, share_of_sets, keys, sizes, seconds, seed + p, barrier, results),
+        )
+        for p in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes: list[WorkerResult] = [results.get(timeout=seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    latencies = array("d")
+    for outcome in outcomes:
+        latencies.frombytes(outcome.latencies)
+    ordered = sorted(latencies)
+
+    def quantile(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else math.nan
+
+    return WorkersRun(
+        ops_per_second=sum(o.ops / o.seconds for o in outcomes if o.seconds),
+        p50=quantile(0.50),
+        p99=quantile(0.99),
+        errors=sum(o.errors for o in outcomes),
+        misses=sum(o.misses for o in outcomes),
+        samples=[s for o in outcomes for s in o.error_samples][:MAX_REPORTED],
+    )
+
+
+def prefill(alias: str, keys: int, sizes: Sequence[int], seed: int) -> None:
+    from django.core.cache import caches
+
+    cache = caches[alias]
+    rng = random.Random(seed)
+    for i in range(keys):
+        cache.set(f"w:{i}", worker_value(rng, sizes), None)
+    close = getattr(cache, "close", None)
+    if close is not None:
+        close()
+
+
+def workers_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.stress workers",
+        description="Throughput, p99 latency and errors of N worker processes on one LOCATION,"
+        " DiskCache beside the diskcache package.",
+    )
+    parser.add_argument("--processes", default="1,2,4", help="process counts (default 1,2,4)")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated, of: {', '.join(WORKLOADS)} (default: all)",
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="per run (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--keys", type=int, default=10_000, help="distinct keys (Zipf-drawn)")
+    parser.add_argument(
+        "--value-sizes", type=parse_sizes, default=[100, 400, 1000], help="bytes, picked at random"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", default=WORKERS_OUT, help="Markdown file (default: %(default)s)")
+    return parser
+
+
+def workers_main(argv: Sequence[str]) -> int:
+    args = workers_parser().parse_args(argv)
+    counts = [int(part) for part in args.processes.split(",") if part.strip()]
+    workloads = [part.strip() for part in args.workloads.split(",") if part.strip()]
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown or not counts or min(counts) < 1:
+        workers_parser().error(f"unknown workloads {unknown} or bad --processes")
+    root = tempfile.mkdtemp(prefix="diskcache-workers-")
+    try:
+        import django
+        from django.conf import settings
+
+        settings.configure(
+            SECRET_KEY="diskcache-admin-workers-not-secret",
+            CACHES=workers_caches(root),
+            INSTALLED_APPS=[],
+            USE_TZ=True,
+        )
+        django.setup()
+        load_before = os.getloadavg()
+        for alias in (OURS, THEIRS):
+            prefill(alias, args.keys, args.value_sizes, args.seed)
+        runs: dict[tuple[str, int, str], list[WorkersRun]] = {}
+        for round_number in range(args.rounds):
+            for workload in workloads:
+                for processes in counts:
+                    # Interleaved: both backends see the same moment of the machine's load.
+                    for alias in (OURS, THEIRS) if round_number % 2 == 0 else (THEIRS, OURS):
+                        run = run_workers(
+                            root,
+                            alias,
+                            WORKLOADS[workload],
+                            processes,
+                            args.keys,
+                            args.value_sizes,
+                            args.seconds,
+                            args.seed + 1000 * round_number,
+                        )
+                        runs.setdefault((workload, processes, alias), []).append(run)
+            print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+        load_after = os.getloadavg()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    text = workers_table(args, workloads, counts, runs, load_before, load_after)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    print(text)
+    return 0
+
+
+def workers_table(
+    args: argparse.Namespace,
+    workloads: Sequence[str],
+    counts: Sequence[int],
+    runs: dict[tuple[str, int, str], list[WorkersRun]],
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> str:
+    import platform
+    import statistics
+    from importlib.metadata import version
+
+    def median_run(cell: list[WorkersRun]) -> WorkersRun:
+        # The round of median throughput; its latencies and counts go with it.
+        return sorted(cell, key=lambda run: run.ops_per_second)[len(cell) // 2]
+
+    lines = [
+        "# Worker processes on one LOCATION: DiskCache vs diskcache",
+        "",
+        f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
+        f" SQLite {__import__('sqlite3').sqlite_version}, diskcache {version('diskcache')};"
+        f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average"
+        f" {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end.",
+        "",
+        f"Each process (forked, its own cache object) runs its workload for {args.seconds:g} s on"
+        f" {args.keys:,} prefilled keys drawn with a Zipf({ZIPF_S:g}) skew, values of"
+        f" {'/'.join(str(s) for s in args.value_sizes)} B; ops/s is the sum over the processes,"
+        f" the round of median throughput out of {args.rounds} (backends interleaved);"
+        " p99 is over every operation of that round. errors: exceptions and writes a backend"
+        " reported as not stored; lost reads: gets of a stored key that answered a miss.",
+        "",
+        "| workload | processes | DiskCache ops/s | diskcache ops/s | ratio | DiskCache p99 µs"
+        " | diskcache p99 µs | errors (ours/theirs) | lost reads (ours/theirs) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for workload in workloads:
+        for processes in counts:
+            ours = median_run(runs[workload, processes, OURS])
+            theirs = median_run(runs[workload, processes, THEIRS])
+            lines.append(
+                f"| {workload} | {processes} | {ours.ops_per_second:,.0f}"
+                f" | {theirs.ops_per_second:,.0f}"
+                f" | {ours.ops_per_second / theirs.ops_per_second:.2f}x"
+                f" | {ours.p99 * 1e6:,.0f} | {theirs.p99 * 1e6:,.0f}"
+                f" | {ours.errors}/{theirs.errors} | {ours.misses}/{theirs.misses} |"
+            )
+    lines += ["", "Throughput of every round (ops/s):", ""]
+    for workload in workloads:
+        for processes in counts:
+            cells = []
+            for alias in (OURS, THEIRS):
+                figures = [run.ops_per_second for run in runs[workload, processes, alias]]
+                cells.append(
+                    f"{alias} {', '.join(f'{f:,.0f}' for f in figures)}"
+                    f" (median {statistics.median(figures):,.0f})"
+                )
+            lines.append(f"* {workload}, {processes} process(es): {'; '.join(cells)}")
+    samples = {
+        sample
+        for cell in runs.values()
+        for run in cell
+        for sample in run.samples
+    }
+    if samples:
+        lines += ["", "Error samples:", ""] + [f"* {s}" for s in sorted(samples)[:MAX_REPORTED]]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -27,10 +27,12 @@ from django.core.cache.backends.base import (
     InvalidCacheKey,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from . import instrumentation
 from .backend_options import DiskCacheOptions, OptionError, parse_options
-from .engine import MISSING, Codec, Item, KeyParts, Removal, Stats, Store, statistics
+from .engine import MISSING, Codec, Item, KeyParts, Removal, Stats, Store, family_of, statistics
+from .engine import insight as engine_insight
 from .engine.store import EntryInfo, Problem
 
 # Django's test for keys memcached would reject (django.core.cache.backends.base), compiled
@@ -261,6 +263,32 @@ def _in_loop(sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]
     return method
 
 
+# Never reached by counting down: the value of the read countdown when nothing samples.
+_NOT_SAMPLING: Final = 2**62
+
+
+# DISKCACHE_ADMIN_HIDDEN_PREFIXES (non-empty ones), which insight never records: read once, and
+# again after a setting_changed signal (override_settings). Reading the setting on every sampled
+# read cost more than the rest of the sample (a missing setting raises inside Django's getattr).
+_hidden: list[tuple[str, ...]] = []
+
+
+def _hidden_prefixes() -> tuple[str, ...]:
+    if not _hidden:
+        from .conf import conf
+
+        _hidden.append(tuple(prefix for prefix in conf.HIDDEN_PREFIXES if prefix))
+    return _hidden[0]
+
+
+def _forget_hidden_prefixes(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DISKCACHE_ADMIN_HIDDEN_PREFIXES":
+        _hidden.clear()
+
+
+setting_changed.connect(_forget_hidden_prefixes)
+
+
 def signing_keys() -> list[bytes]:
     """HMAC keys derived from SECRET_KEY (signs and verifies) and its fallbacks (verify only)."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
@@ -307,6 +335,10 @@ class DiskCache(BaseCache):
         # The process-wide state of the store's directory (engine.statistics), once the store
         # exists: the async reads look there whether they may run in the event loop's thread.
         self._shared: statistics.Shared | None = None
+        # Insight (OPTIONS["INSIGHT"], engine/insight.py): reads left until the next sampled
+        # one, counted down on the read path; the sampler exists once the store does.
+        self._sampler: engine_insight.Sampler | None = None
+        self._sampling = _NOT_SAMPLING
         # A subclass that makes or validates keys its own way keeps Django's full path.
         cls = type(self)
         self._plain_keys = (
@@ -335,6 +367,11 @@ class DiskCache(BaseCache):
             )
             # The same object the Store just took (one per directory and process).
             self._shared = statistics.shared_for(self.location, opts.busy_timeout)
+            if opts.insight is not None:
+                self._sampler = engine_insight.Sampler(
+                    self._shared, opts.insight, _hidden_prefixes, family_of
+                )
+                self._sampling = self._sampler.next_gap()
         return self._store
 
     def _open_off_loop_sync(self) -> bool:
@@ -443,7 +480,41 @@ class DiskCache(BaseCache):
 
     @_operation(_read_one, miss=_missing, finish=_or_default)
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self.store.get(self._made_key(key, version))
+        made = self._made_key(key, version)
+        value = self.store.get(made)
+        self._sampling -= 1  # insight: one read in SAMPLE_RATE is recorded (_sample)
+        if self._sampling <= 0:
+            self._sample(made, key, version, value is not MISSING)
+        return value
+
+    def _sample(self, made: str, key: Any, version: int | None, hit: bool) -> None:
+        sampler = self._sampler
+        if sampler is None:
+            self._sampling = _NOT_SAMPLING
+            return
+        self._sampling = sampler.next_gap()
+        version = self.version if version is None else version
+        sampler.record(made, str(key), str(self.key_prefix), version, hit)
+        if not self.options.statistics and self._store is not None:
+            # Without statistics no read checks for a due batch; the samples' batch is due by
+            # itself (statistics.Shared.due counts them), and written like a statistics one.
+            self._store.flush_if_due()
+
+    def _sample_many(
+        self, made_to_key: dict[str, Any], found: Mapping[str, Any], version: int | None
+    ) -> None:
+        """get_many's reads for insight: each key is one read, sampled like get's."""
+        count = len(made_to_key)
+        if self._sampling > count:
+            self._sampling -= count
+            return
+        keys = list(made_to_key)
+        index = max(self._sampling - 1, 0)  # the read that brings the countdown to zero
+        while index < count:
+            made = keys[index]
+            self._sample(made, made_to_key[made], version, made in found)
+            index += self._sampling  # the gap _sample just drew
+        self._sampling = index - count + 1
 
     @_operation(_written)
     def set(
@@ -475,6 +546,7 @@ class DiskCache(BaseCache):
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         made_to_key = {self._made_key(key, version): key for key in keys}
         found = self.store.get_many(list(made_to_key))
+        self._sample_many(made_to_key, found, version)
         return {made_to_key[made]: value for made, value in found.items()}
 
     @_operation(_written_many)
@@ -674,4 +746,3 @@ class DiskCache(BaseCache):
     def entry(self, key: Any, version: int | None = None) -> EntryInfo | None:
         """Metadata of ``key``'s entry (live or expired), without reading its value."""
         return self.store.entry(self._made_key(key, version))
-

@@ -17,8 +17,11 @@ from typing import Any
 
 from .engine import DEFAULT_FILE_THRESHOLD, POLICIES
 from .engine.codec import SERIALIZERS
+from .engine.insight import DEFAULT_SAMPLE_RATE, DEFAULT_TOP, InsightOptions
 
 DEFAULT_SIZE_LIMIT = 2**30
+# Insight is on by default (one read in 16; engine/insight.py).
+DEFAULT_INSIGHT = InsightOptions()
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class DiskCacheOptions:
     serializer: str = "pickle"
     file_threshold: int = DEFAULT_FILE_THRESHOLD
     busy_timeout: float = 5.0
+    # None: insight is off (OPTIONS["INSIGHT"] = False).
+    insight: InsightOptions | None = DEFAULT_INSIGHT
 
 
 # OPTIONS key -> (attribute, description of the accepted values)
@@ -43,6 +48,17 @@ KNOWN: dict[str, tuple[str, str]] = {
     "SERIALIZER": ("serializer", " or ".join(repr(s) for s in SERIALIZERS)),
     "FILE_THRESHOLD": ("file_threshold", "a positive whole number of bytes"),
     "BUSY_TIMEOUT": ("busy_timeout", "a positive number of seconds"),
+    "INSIGHT": (
+        "insight",
+        "True, False, or a dict with SAMPLE_RATE (an integer from 1 to 1,000,000) and TOP"
+        " (an integer from 1 to 100,000)",
+    ),
+}
+
+# OPTIONS["INSIGHT"] keys -> (attribute, smallest, largest, default).
+INSIGHT_KEYS: dict[str, tuple[str, int, int, int]] = {
+    "SAMPLE_RATE": ("sample_rate", 1, 1_000_000, DEFAULT_SAMPLE_RATE),
+    "TOP": ("top", 1, 100_000, DEFAULT_TOP),
 }
 
 
@@ -93,6 +109,39 @@ def _positive_int(name: str, value: Any, allow_none: bool, minimum: int = 1) -> 
     return number
 
 
+def parse_insight(value: Any) -> InsightOptions | None:
+    """``OPTIONS["INSIGHT"]``: ``True`` (the defaults), ``False`` (off) or a dict of
+    :data:`INSIGHT_KEYS`; raise :class:`OptionError` (option ``"INSIGHT"``) naming what is wrong.
+    Checked by the system check ``diskcache_admin.E030``."""
+    if value is True:
+        return InsightOptions()
+    if value is False:
+        return None
+    if not isinstance(value, Mapping):
+        raise OptionError(
+            "INSIGHT", f"INSIGHT must be True, False or a dict, not {type(value).__name__}."
+        )
+    fields: dict[str, int] = {}
+    for name, given in value.items():
+        if name not in INSIGHT_KEYS:
+            close = difflib.get_close_matches(str(name).upper(), INSIGHT_KEYS, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            known = " and ".join(INSIGHT_KEYS)
+            raise OptionError(
+                "INSIGHT", f"INSIGHT has an unknown key {name!r} (it takes {known}).{hint}"
+            )
+        attribute, smallest, largest, _default = INSIGHT_KEYS[name]
+        number = as_int(name, given)
+        if number is None or not smallest <= number <= largest:
+            raise OptionError(
+                "INSIGHT",
+                f"INSIGHT[{name!r}] must be an integer from {smallest:,} to {largest:,},"
+                f" not {given!r}.",
+            )
+        fields[attribute] = number
+    return InsightOptions(**fields)
+
+
 def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:
     """Validate known OPTIONS; raise :class:`OptionError` naming the first bad one."""
     if not isinstance(options, Mapping):
@@ -112,6 +161,8 @@ def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise OptionError(name, f"{name} must be {accepted}, not {value!r}.")
             values[attribute] = float(value)
+        elif name == "INSIGHT":
+            values[attribute] = parse_insight(value)
         elif name == "STATISTICS":
             if not isinstance(value, bool):
                 raise OptionError(name, f"{name} must be {accepted}, not {value!r}.")

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from .backend_options import KNOWN, OptionError, parse_options, unknown_options
+from .backend_options import KNOWN, OptionError, parse_insight, parse_options, unknown_options
 from .inspection.kinds import Kind, aliases_of
 
 # Where the mounted filesystems are listed (a module attribute, so tests can point it elsewhere).
@@ -45,6 +45,7 @@ def register() -> None:
     checks.register(check_panel)
     checks.register(check_cache_barriers, checks.Tags.caches)
     checks.register(check_engine_security, checks.Tags.caches)
+    checks.register(check_insight, checks.Tags.caches)
 
 
 def disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -130,7 +131,8 @@ def _check_options(alias: str, options: Any) -> list[checks.CheckMessage]:
             )
         )
     try:
-        parse_options(options)
+        # INSIGHT has its own check and ID (check_insight, E030).
+        parse_options({name: value for name, value in options.items() if name != "INSIGHT"})
     except OptionError as exc:
         messages.append(
             checks.Error(
@@ -309,6 +311,28 @@ def check_engine_security(
                     " leaves an existing one as it is). Planted files only cause misses, but"
                     " anyone who can write there can empty or fill your cache.",
                     id="diskcache_admin.W020",
+                )
+            )
+    return messages
+
+
+def check_insight(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """diskcache_admin.E030: a DiskCache alias's OPTIONS["INSIGHT"] is invalid."""
+    messages: list[checks.CheckMessage] = []
+    for alias, config in disk_aliases():
+        options = config.get("OPTIONS") or {}
+        if not isinstance(options, Mapping) or "INSIGHT" not in options:
+            continue
+        try:
+            parse_insight(options["INSIGHT"])
+        except OptionError as exc:
+            messages.append(
+                checks.Error(
+                    f"CACHES[{alias!r}] OPTIONS['INSIGHT'] is invalid: {exc}",
+                    hint=f"INSIGHT must be {KNOWN['INSIGHT'][1]}.",
+                    id="diskcache_admin.E030",
                 )
             )
     return messages

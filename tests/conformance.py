@@ -9,7 +9,8 @@ the cache utilities and template responses (``MIDDLEWARE_CASES``), which Django 
 LocMemCache, with every alias turned into a DiskCache. Nothing of Django's test code is kept in
 this repository.
 
-Set ``DISKCACHE_ADMIN_DJANGO_SDIST`` to a downloaded ``django-<version>.tar.gz`` to run offline.
+Set ``DISKCACHE_ADMIN_DJANGO_SDIST`` to a downloaded ``django-<version>.tar.gz`` to run offline
+(only the installed version's archive is accepted).
 Without network the run is skipped (exit status 0) on a developer machine and fails under
 ``CI=true``. Any failure or error exits with status 1.
 
@@ -51,6 +52,9 @@ def download_sdist(version: str, into: Path) -> Path:
     if given:
         if not os.path.isfile(given):
             raise Unavailable(f"{SDIST_ENV}={given!r} is not a file")
+        # make test runs this with several Djangos: each must run its own version's tests.
+        if os.path.basename(given).lower() != f"django-{version}.tar.gz":
+            raise Unavailable(f"{SDIST_ENV}={given!r} is not django-{version}.tar.gz")
         return Path(given)
     command = [
         sys.executable,

@@ -127,3 +127,47 @@ def test_readme_states_the_requirements_as_the_docs_do() -> None:
 
     assert readme
     assert readme == docs, "change both: README.rst and docs/installation.rst"
+
+
+def pairs_make_test_runs() -> tuple[set[str], set[str]]:
+    """The Pythons and Djangos `make test` runs: the Makefile's MAIN_PYTHON and PAIRS."""
+    makefile = (ROOT / "Makefile").read_text()
+    main = re.search(r"^MAIN_PYTHON := (3\.\d+)$", makefile, re.MULTILINE)
+    names = re.search(r"^PAIRS := (.+)$", makefile, re.MULTILINE)
+    assert main
+    assert names
+    pythons, djangos = {main.group(1)}, set()
+    for name in names.group(1).split():
+        pair = re.search(rf"^{name} := (3\.\d+) Django~=(\d+\.\d+)\.0$", makefile, re.MULTILINE)
+        assert pair, f"the Makefile defines no {name} := <python> Django~=<x.y>.0"
+        pythons.add(pair.group(1))
+        djangos.add(pair.group(2))
+    return pythons, djangos
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def test_classifiers_and_requirements_name_exactly_the_tested_pairs() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    pythons, djangos = pairs_make_test_runs()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    classifiers = project["classifiers"]
+    python_prefix, django_prefix = "Programming Language :: Python :: 3.", "Framework :: Django :: "
+    assert {c.rpartition(" :: ")[2] for c in classifiers if c.startswith(python_prefix)} == pythons
+    assert {c.rpartition(" :: ")[2] for c in classifiers if c.startswith(django_prefix)} == djangos
+
+    oldest, newest = min(djangos, key=version_key), max(djangos, key=version_key)
+    major, minor = version_key(newest)
+    assert project["dependencies"] == [f"Django>={oldest},<{major}.{minor + 1}"]
+    assert project["requires-python"] == f">={min(pythons, key=version_key)}"
+
+    paragraph = paragraph_under("Requirements", README.read_text())
+    named = set(re.findall(r"\b\d+\.\d+\b", paragraph))
+    assert pythons | djangos <= named
+    assert named - pythons - djangos == {"3.31"}, "only the tested versions and SQLite's"

@@ -24,6 +24,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db.models import Model
 
 from .bypass import bypassing, is_bypassed
+from .keys import MEMO, argument_label, labelled_key
 from .signals import report
 from .stampede import Barrier, Computed, StampedeGuard, barrier_for
 
@@ -97,13 +98,12 @@ class Memoized:
         """The cache key of this call: ``f(1)`` and ``f(x=1)`` share it."""
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        text = ";".join(
-            f"{name}={canonical(value)}"
-            for name, value in bound.arguments.items()
-            if name not in self.ignore
-        )
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-        return f"dca.memo:{self.prefix}:{digest}"
+        arguments = [(n, v) for n, v in bound.arguments.items() if n not in self.ignore]
+        text = ";".join(f"{name}={canonical(value)}" for name, value in arguments)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        # The label only makes the key readable in the admin; the digest keeps keys apart.
+        label = ",".join(f"{name}={argument_label(value)}" for name, value in arguments)
+        return labelled_key(self.guard.cache, MEMO, self.prefix, label, digest)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.is_async:

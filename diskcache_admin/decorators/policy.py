@@ -21,6 +21,7 @@ from django.template.response import SimpleTemplateResponse
 from django.utils.translation import get_language
 
 from ..instrumentation import internal_calls
+from .keys import VIEW, labelled_key
 from .stampede import Barrier, StampedeGuard
 
 __all__ = ["CachePolicy", "VaryPart"]
@@ -100,7 +101,7 @@ class VaryPart:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CachePolicy:
@@ -174,8 +175,23 @@ class CachePolicy:
             return None
         return "|".join([base, *self.vary_parts(request)])
 
+    @property
+    def owner(self) -> str:
+        """What the keys are labelled with before the brackets: the key pattern, or the dotted
+        name of the key callable (``shop:{slug}``, ``shop.keys.product_key``)."""
+        if isinstance(self.key, str):
+            return self.key
+        module = getattr(self.key, "__module__", None) or ""
+        name = getattr(self.key, "__qualname__", None) or type(self.key).__qualname__
+        return f"{module}.{name}" if module else name
+
     def _generation_key(self, base: str) -> str:
-        return f"dca.view.g:{_digest(base)}"
+        # Its own digest: a generation token never shares a key with a stored page.
+        digest = _digest(f"generation|{base}")
+        return labelled_key(self.cache, VIEW, self.owner, base, digest, generation=True)
+
+    def _plain_key(self, base: str) -> str:
+        return labelled_key(self.cache, VIEW, self.owner, base, _digest(base))
 
     def storage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
         """The cache key the response is stored under (hashed; it names a key generation)."""
@@ -183,7 +199,7 @@ class CachePolicy:
         if base is None:
             return None
         if not self.vary_on:
-            return f"dca.view.v:{_digest(base)}"
+            return self._plain_key(base)
         # Varied entries cannot be listed, so invalidation replaces the generation they hang on.
         # Reading or creating the generation is bookkeeping, not a call the view's code made.
         cache = self.cache
@@ -200,7 +216,7 @@ class CachePolicy:
         if base is None:
             return None
         if not self.vary_on:
-            return f"dca.view.v:{_digest(base)}"
+            return self._plain_key(base)
         cache = self.cache
         generation_key = self._generation_key(base)
         with internal_calls():
@@ -212,7 +228,8 @@ class CachePolicy:
 
     def _varied_key(self, base: str, request: HttpRequest, generation: Any) -> str:
         logical = "|".join([base, *self.vary_parts(request)])
-        return "dca.view.v:" + _digest(f"{logical}|generation={generation}")
+        digest = _digest(f"{logical}|generation={generation}")
+        return labelled_key(self.cache, VIEW, self.owner, logical, digest)
 
     # -- invalidation ---------------------------------------------------------------------------
 
@@ -225,7 +242,7 @@ class CachePolicy:
         """Forget every cached variant stored under ``base`` (what :meth:`base_key` returns)."""
         if self.vary_on:
             return bool(self.cache.delete(self._generation_key(base)))
-        return bool(self.cache.delete(f"dca.view.v:{_digest(base)}"))
+        return bool(self.cache.delete(self._plain_key(base)))
 
     # -- what may be cached ---------------------------------------------------------------------
 

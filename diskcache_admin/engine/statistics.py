@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from . import insight
 from .connection import Database
 from .files import ValueFiles
 
@@ -33,8 +34,9 @@ SNAPSHOTS_KEPT: Final = 2016
 
 SnapshotRow = tuple[float, int, int, int, int]  # taken, count, size, hits, misses
 
-# Unflushed hits, misses and access times taken for one transaction.
-Taken = tuple[int, int, dict[int, float]]
+# Unflushed hits, misses, access times and insight samples taken for one transaction.
+Taken = tuple[int, int, dict[int, float], insight.Batch | None]
+
 
 # Set while a read runs in an event loop's own thread (``DiskCache.aget`` and its siblings): a
 # batch of statistics is one write transaction, which may wait for the write lock, and the loop
@@ -73,6 +75,8 @@ class Shared:
         self.hits = 0
         self.misses = 0
         self.accessed: dict[int, float] = {}
+        # Sampled key activity (engine/insight.py), written with the same batches.
+        self.insight = insight.Pending()
         self.last_flush = time.monotonic()
         # (key, reason) of rows already logged as a miss: one warning each, not one per read.
         self.logged: set[tuple[str, str]] = set()
@@ -82,13 +86,13 @@ class Shared:
         self.ready_for_loop_reads = False
 
     def pending(self) -> bool:
-        return bool(self.hits or self.misses or self.accessed)
+        return bool(self.hits or self.misses or self.accessed or self.insight.samples)
 
     def due(self) -> bool:
         """A batch is due: enough pending counts, or something pending and enough time since the
         last write. Never while this thread runs a read in an event loop (see
         :data:`in_event_loop`)."""
-        pending = self.hits + self.misses + len(self.accessed)
+        pending = self.hits + self.misses + len(self.accessed) + self.insight.samples
         if not pending or in_event_loop.active:
             # Nothing to write: a store with statistics off is never "due" (each async read
             # would otherwise send an empty batch to a thread once 5 s had passed).
@@ -119,12 +123,13 @@ class Shared:
 
         ``clock`` gives the time that starts the statistics if none were counted yet.
         """
-        if not (self.hits or self.misses or self.accessed):
+        if not (self.hits or self.misses or self.accessed or self.insight.samples):
             return None
         with self.lock:
             hits, misses, accessed = self.hits, self.misses, self.accessed
             self.hits = self.misses = 0
             self.accessed = {}
+            batch = self.insight.take()
             self.last_flush = time.monotonic()
         try:
             if hits or misses:
@@ -134,21 +139,30 @@ class Shared:
                     "UPDATE entries SET rank = ? WHERE id = ?",
                     [(when, entry_id) for entry_id, when in accessed.items()],
                 )
+            if batch is not None:
+                insight.write(conn, batch, time.time())
         except BaseException:
-            self.restore((hits, misses, accessed))
+            self.restore((hits, misses, accessed, batch))
             raise
-        return hits, misses, accessed
+        return hits, misses, accessed, batch
 
     def restore(self, taken: Taken | None) -> None:
         """The transaction rolled back: the counts it carried must not be lost."""
         if taken is None:
             return
-        hits, misses, accessed = taken
+        hits, misses, accessed, batch = taken
         with self.lock:
             self.hits += hits
             self.misses += misses
             for entry_id, when in accessed.items():
                 self.accessed.setdefault(entry_id, when)
+            if batch is not None:
+                self.insight.put_back(batch)
+
+    def reset_insight(self) -> None:
+        """Drop this process's unwritten samples (the tables are emptied by the caller)."""
+        with self.lock:
+            self.insight.clear()
 
 
 _registry: dict[str, Shared] = {}
@@ -176,6 +190,15 @@ def forget(directory: str) -> None:
         shared.db.close()
 
 
+def reset_insight(directory: str) -> None:
+    """Forget the key activity recorded for ``directory`` (engine/insight.py): the tables, and
+    this process's samples not yet written. Other processes' unwritten samples (at most one
+    batch each) still arrive afterwards."""
+    shared = shared_for(directory, 5.0)  # the store's own Shared: it exists once a Store does
+    shared.reset_insight()
+    shared.db.run_write(lambda conn: insight.reset(conn, time.time()))
+
+
 def _after_fork_in_child() -> None:
     # The parent still holds its unflushed counts and access times and will write them itself:
     # a child that flushed its copy too would count every one of them twice. Locks are renewed
@@ -187,6 +210,9 @@ def _after_fork_in_child() -> None:
         shared.lock = threading.Lock()
         shared.hits = shared.misses = 0
         shared.accessed = {}
+        top = shared.insight.top
+        shared.insight = insight.Pending()
+        shared.insight.top = top
         shared.last_flush = time.monotonic()
 
 
@@ -195,17 +221,27 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def _flush_at_exit() -> None:
     # A short-lived process (a management command, a cron job) rarely reaches a batch: without
-    # this its hits and misses would never be counted. Access times are not worth a write here.
+    # this its hits, misses and insight samples would never be counted. Access times are not
+    # worth a write here.
     for shared in list(_registry.values()):
         with shared.lock:
             hits, misses = shared.hits, shared.misses
             shared.hits = shared.misses = 0
+            batch = shared.insight.take()
         # A store whose directory is gone (a test's temporary one) is not brought back for this.
-        if not (hits or misses) or not os.path.exists(shared.db.path):
+        if not (hits or misses or batch) or not os.path.exists(shared.db.path):
             continue
 
-        def add(conn: sqlite3.Connection, hits: int = hits, misses: int = misses) -> None:
-            conn.execute(_ADD_COUNTS, (hits, misses, time.time()))
+        def add(
+            conn: sqlite3.Connection,
+            hits: int = hits,
+            misses: int = misses,
+            batch: insight.Batch | None = batch,
+        ) -> None:
+            if hits or misses:
+                conn.execute(_ADD_COUNTS, (hits, misses, time.time()))
+            if batch is not None:
+                insight.write(conn, batch, time.time())
 
         with contextlib.suppress(sqlite3.Error):  # exiting: a busy or vanished store loses them
             shared.db.run_write(add)

@@ -70,6 +70,11 @@ KNOWN_FAMILIES: Final = (
 
 def family_of(user_key: str) -> str:
     """The key's family: a known Django prefix, else everything up to the first ``:`` or ``.``."""
+    # memoize and cached_view keys (diskcache_admin.decorators.keys) name their function or view
+    # before a bracket: that is the family ("dca.memo:shop.views.price").
+    for start, opener in (("dca.memo:", "("), ("dca.view:", "[")):
+        if user_key.startswith(start) and user_key.find(opener) > len(start):
+            return user_key[: user_key.find(opener)]
     for known in KNOWN_FAMILIES:
         if user_key.startswith(known):
             return known
@@ -169,9 +174,12 @@ _GET = f"SELECT {_ROW} FROM entries WHERE key = ? AND {_LIVE}"
 _UNSIGNED = "its signature does not verify (never unpickled)"
 
 
+# The counters are cast: they are not signed (docs/security.rst), and text planted in them
+# must not turn every write into a TypeError.
 _LOOKUP = (
-    "SELECT c.count, c.size, e.id, e.filename, e.size, e.user_key, e.prefix, e.version, e.tag,"
-    " e.expire_time FROM counters AS c LEFT JOIN entries AS e ON e.key = ? WHERE c.id = 0"
+    "SELECT CAST(c.count AS INTEGER), CAST(c.size AS INTEGER), e.id, e.filename, e.size,"
+    " e.user_key, e.prefix, e.version, e.tag, e.expire_time"
+    " FROM counters AS c LEFT JOIN entries AS e ON e.key = ? WHERE c.id = 0"
 )
 _INSERT = (
     "INSERT INTO entries (key, user_key, prefix, version, family, store_time, rank,"
@@ -217,6 +225,15 @@ def _delete_signed(conn: sqlite3.Connection, where: str, params: Sequence[Any]) 
 
 def _live(row: Sequence[Any], now: float) -> bool:
     return row[1] is None or row[1] > now
+
+
+def _reseed_counters(conn: sqlite3.Connection) -> None:
+    """Recreate a deleted counters row from the table (a no-op, without a scan, if it exists)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO counters (id, count, size, hits, misses)"
+        " SELECT 0, count(*), coalesce(sum(size), 0), 0, 0 FROM entries"
+        " WHERE NOT EXISTS (SELECT 1 FROM counters WHERE id = 0)"
+    )
 
 
 def _parts_of(row: Sequence[Any]) -> KeyParts:
@@ -355,11 +372,13 @@ class Store:
 
     def stats(self) -> Stats:
         """Counters from the database plus this process's unflushed ones. Writes nothing."""
-        count, size, hits, misses, since = (
+        row = (
             self.db.connection()
             .execute("SELECT count, size, hits, misses, stats_since FROM counters WHERE id = 0")
             .fetchone()
         )
+        # A deleted counters row (it is recounted by the next write or check --fix).
+        count, size, hits, misses, since = row if row is not None else (0, 0, 0, 0, None)
         unflushed_hits, unflushed_misses = self._shared.unflushed()
         return Stats(count, size, hits + unflushed_hits, misses + unflushed_misses, since)
 
@@ -608,7 +627,10 @@ class Store:
             # Not through _delete_rows: RETURNING every row of a large store would hold them all
             # in memory, when only the value files' names are needed (and the counters row has
             # the totals).
-            count, size = conn.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
+            _reseed_counters(conn)
+            count, size = conn.execute(
+                "SELECT CAST(count AS INTEGER), CAST(size AS INTEGER) FROM counters WHERE id = 0"
+            ).fetchone()
             filenames = [
                 row[0]
                 for row in conn.execute("SELECT filename FROM entries WHERE filename IS NOT NULL")
@@ -639,6 +661,7 @@ class Store:
 
         def write(conn: sqlite3.Connection) -> tuple[Removal, list[str | None]]:
             garbage: list[str | None] = []
+            _reseed_counters(conn)  # maintenance: a deleted counters row must not stop it
             return Removal(*self.limits.cull(conn, now, garbage)), garbage
 
         return self._removing(write)
@@ -986,9 +1009,11 @@ class Store:
             garbage.extend(row[2] for row in _delete_rows(conn, "key = ?", (e.key,)))
             return False
         # One lookup for the counters and the entry being replaced, if any.
-        (count, total, entry_id, old_file, old_size, *old_parts, old_tag, old_expiry) = (
-            conn.execute(_LOOKUP, (e.key,)).fetchone()
-        )
+        found = conn.execute(_LOOKUP, (e.key,)).fetchone()
+        if found is None:  # the counters row was deleted (by hand, or by someone else)
+            _reseed_counters(conn)
+            found = conn.execute(_LOOKUP, (e.key,)).fetchone()
+        (count, total, entry_id, old_file, old_size, *old_parts, old_tag, old_expiry) = found
         parts = e.parts
         if entry_id is None:
             limits.make_room(conn, count, now, garbage)

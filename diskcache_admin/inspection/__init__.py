@@ -20,10 +20,14 @@ from django.core.cache.backends.dummy import DummyCache
 
 from .base import (
     CAPABILITY_VERBS,
+    Activity,
     Adapter,
     Capability,
+    FamilyActivity,
     Histogram,
+    InsightUnavailable,
     InspectionError,
+    KeyActivity,
     KeyInfo,
     KeyPage,
     KeyQuery,
@@ -49,6 +53,7 @@ from .redis import DjangoRedisAdapter, RedisAdapter
 __all__ = [
     "ADAPTERS",
     "CAPABILITY_VERBS",
+    "Activity",
     "Adapter",
     "BrokenAdapter",
     "Capability",
@@ -56,9 +61,12 @@ __all__ = [
     "DiskCacheAdapter",
     "DjangoRedisAdapter",
     "DummyAdapter",
+    "FamilyActivity",
     "FileBasedAdapter",
     "Histogram",
+    "InsightUnavailable",
     "InspectionError",
+    "KeyActivity",
     "KeyInfo",
     "KeyPage",
     "KeyQuery",
@@ -131,6 +139,7 @@ for _name, _value in list(vars(Adapter).items()):
             "unsupported",
             "location",
             "check_query",
+            "insight_unavailable",
         }
     ):
         setattr(BrokenAdapter, _name, _unavailable(_name))

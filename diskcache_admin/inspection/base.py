@@ -45,7 +45,7 @@ import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from django.core.cache.backends.base import BaseCache
 
@@ -71,6 +71,8 @@ class Capability(str, enum.Enum):
     CHECK = "check"  # integrity check (and repair)
     HISTOGRAMS = "histograms"  # value-size / expiry histograms and key families
     SNAPSHOTS = "snapshots"  # hit ratio over time
+    INSIGHT = "insight"  # hot keys, most-missed keys, key families (estimated; see Activity)
+    RESET_INSIGHT = "reset_insight"  # forget the recorded key activity
 
 
 CAPABILITY_VERBS: dict[Capability, str] = {
@@ -92,6 +94,8 @@ CAPABILITY_VERBS: dict[Capability, str] = {
     Capability.CHECK: "check its integrity",
     Capability.HISTOGRAMS: "compute histograms",
     Capability.SNAPSHOTS: "keep statistics snapshots",
+    Capability.INSIGHT: "report which keys are read or missed most",
+    Capability.RESET_INSIGHT: "reset its key activity",
 }
 
 
@@ -113,6 +117,12 @@ class UnsupportedQuery(InspectionError):
     Check :attr:`Adapter.orders`, :attr:`Adapter.match_modes` and :attr:`Adapter.key_filters`
     first to offer only what works.
     """
+
+
+class InsightUnavailable(InspectionError):
+    """The adapter offers key activity, but not for this alias now (Redis without an LFU
+    policy, DiskCache with INSIGHT off), or not this table (Redis misses): the message says
+    why."""
 
 
 class Unsupported(InspectionError):
@@ -222,6 +232,64 @@ class Problem:
     kind: str
     detail: str
     fixed: bool = False
+
+
+def _ratio(hits: int | None, misses: int | None) -> float | None:
+    if hits is None or misses is None or not (hits + misses):
+        return None
+    return hits / (hits + misses)
+
+
+@dataclass(frozen=True)
+class KeyActivity:
+    """How often one key was read: estimated counts, never its value."""
+
+    key: str  # as the user wrote it
+    raw_key: str  # as stored
+    prefix: str | None = None
+    version: int | None = None
+    family: str = ""
+    hits: int | None = None  # estimated hits since ``Activity.since`` (None: unknown)
+    misses: int | None = None  # estimated misses (a miss needs no entry)
+    present: bool | None = None  # whether the key has a live entry now (None: not looked up)
+    size: int | None = None  # bytes of its entry, when present
+    score: float | None = None  # the backend's own measure when it has no counts (Redis LFU)
+
+    @property
+    def hit_ratio(self) -> float | None:
+        return _ratio(self.hits, self.misses)
+
+
+@dataclass(frozen=True)
+class FamilyActivity:
+    """A key family's reads (estimated) beside its entries now."""
+
+    family: str
+    hits: int | None = None
+    misses: int | None = None
+    entries: int | None = None
+    size: int | None = None
+
+    @property
+    def hit_ratio(self) -> float | None:
+        return _ratio(self.hits, self.misses)
+
+
+Row = TypeVar("Row", KeyActivity, FamilyActivity)
+
+
+@dataclass(frozen=True)
+class Activity(Generic[Row]):
+    """An insight table: rows best first, and how they were measured.
+
+    The counts are estimates: ``sample_rate`` is the one read in N that was recorded (each
+    sampled read counts as N), None when the figures come from elsewhere (``method`` says how).
+    """
+
+    rows: list[Row]
+    method: str
+    sample_rate: int | None = None
+    since: float | None = None  # epoch seconds: recording started or was last reset
 
 
 class Adapter:
@@ -431,6 +499,46 @@ class Adapter:
 
     def latest_snapshot(self) -> Snapshot | None:
         raise self.unsupported(Capability.SNAPSHOTS)
+
+    # -- insight: which keys are read and missed most (estimates) ----------------------------
+
+    #: Why this backend offers no key activity, shown in place of the insight tables.
+    insight_reason: ClassVar[str] = (
+        "This backend keeps no count of reads per key, and this app cannot sample its reads"
+        " (only DiskCache records key activity; Redis with an LFU maxmemory-policy gives hot"
+        " keys)."
+    )
+
+    def insight_unavailable(self) -> str | None:
+        """Why key activity cannot be shown for this alias now, or None when it can (it may
+        ask the server, e.g. Redis's eviction policy). Never raises."""
+        if self.error is not None:
+            return self.error
+        if not self.can(Capability.INSIGHT):
+            return self.insight_reason
+        return None
+
+    def hot_keys(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[KeyActivity]:
+        """The keys read most (recent reads weigh more), best first."""
+        raise self.unsupported(Capability.INSIGHT)
+
+    def missed_keys(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[KeyActivity]:
+        """The keys whose reads missed most, best first; a missed key may have no entry."""
+        raise self.unsupported(Capability.INSIGHT)
+
+    def families(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[FamilyActivity]:
+        """The key families read most, with their entries and size now."""
+        raise self.unsupported(Capability.INSIGHT)
+
+    def reset_insight(self) -> None:
+        """Forget the recorded key activity (a change, like ``reset_stats``)."""
+        raise self.unsupported(Capability.RESET_INSIGHT)
 
     def check_query(self, query: KeyQuery) -> None:
         """Raise :class:`UnsupportedQuery` if ``keys()`` cannot serve ``query`` as asked."""

@@ -11,16 +11,21 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 
 from ..backend import DiskCache
-from ..engine import BadSignature, CorruptValue, Mode, browse
+from ..engine import BadSignature, CorruptValue, Mode, browse, statistics
+from ..engine import insight as engine_insight
 from ..engine import store as engine_store
 from ..engine.connection import DB_NAME
 from ..engine.store import EntryInfo, Store
 from . import _common
 from .base import (
+    Activity,
     Adapter,
     Capability,
+    FamilyActivity,
     Histogram,
+    InsightUnavailable,
     InspectionError,
+    KeyActivity,
     KeyInfo,
     KeyPage,
     KeyQuery,
@@ -294,3 +299,112 @@ class DiskCacheAdapter(Adapter):
         with self._errors():
             row = browse.latest_snapshot(self.store)
         return None if row is None else Snapshot(*row)
+
+    # -- insight (engine/insight.py): sampled reads, read-only here ---------------------------
+
+    def insight_unavailable(self) -> str | None:
+        reason = super().insight_unavailable()
+        if reason is not None:
+            return reason
+        try:
+            with self._errors():
+                options = self.cache.options.insight
+        except InspectionError as exc:
+            return str(exc)
+        if options is None:
+            return (
+                "Insight is off for this alias (OPTIONS['INSIGHT'] is False): no reads are sampled."
+            )
+        return None
+
+    def _sample_rate(self) -> int | None:
+        options = self.cache.options.insight
+        return None if options is None else options.sample_rate
+
+    def _method(self, rate: int) -> str:
+        return f"sampled reads: 1 in {rate}, each counted as {rate}"
+
+    def _require_insight(self) -> int:
+        """The sample rate; InsightUnavailable (why) when this alias samples nothing."""
+        reason = self.insight_unavailable()
+        if reason is not None:
+            raise InsightUnavailable(reason)
+        rate = self._sample_rate()
+        assert rate is not None
+        return rate
+
+    def _key_activity(
+        self, misses: bool, limit: int, exclude: tuple[str, ...]
+    ) -> Activity[KeyActivity]:
+        rate = self._require_insight()
+        if self._absent():
+            return Activity([], self._method(rate), rate, None)
+        with self._errors():
+            store = self.store
+            conn = store.db.connection()
+            rows = engine_insight.top_keys(
+                conn, misses=misses, limit=limit, exclude_prefixes=exclude
+            )
+            since = engine_insight.since(conn)
+            now = store.clock()
+            found = []
+            for row in rows:
+                entry = store.entry(row.key)  # verified metadata; an expired entry is absent
+                live = entry is not None and not entry.expired(now)
+                found.append(
+                    KeyActivity(
+                        key=row.user_key,
+                        raw_key=row.key,
+                        prefix=row.prefix,
+                        version=row.version,
+                        family=row.family,
+                        hits=round(row.hits),
+                        misses=round(row.misses),
+                        present=live,
+                        size=entry.size if live and entry is not None else None,
+                    )
+                )
+        return Activity(found, self._method(rate), rate, since)
+
+    def hot_keys(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[KeyActivity]:
+        return self._key_activity(False, limit, exclude_prefixes)
+
+    def missed_keys(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[KeyActivity]:
+        return self._key_activity(True, limit, exclude_prefixes)
+
+    def families(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[FamilyActivity]:
+        rate = self._require_insight()
+        if self._absent():
+            return Activity([], self._method(rate), rate, None)
+        with self._errors():
+            store = self.store
+            conn = store.db.connection()
+            rows = engine_insight.top_families(conn, limit=limit)
+            since = engine_insight.since(conn)
+            found = []
+            for row in rows:
+                # Entries and bytes now, without the excluded (hidden) keys: a range of the
+                # family index, plus each entry's size.
+                now = browse.totals(
+                    store, browse.Filter(family=row.family, exclude_prefixes=exclude_prefixes)
+                )
+                found.append(
+                    FamilyActivity(
+                        family=row.family,
+                        hits=round(row.hits),
+                        misses=round(row.misses),
+                        entries=now.count,
+                        size=now.size,
+                    )
+                )
+        return Activity(found, self._method(rate), rate, since)
+
+    def reset_insight(self) -> None:
+        with self._errors():
+            statistics.reset_insight(self.store.directory)

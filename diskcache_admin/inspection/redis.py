@@ -41,9 +41,13 @@ from django.core.cache.backends.base import BaseCache, default_key_func, get_key
 
 from . import _common
 from .base import (
+    Activity,
     Adapter,
     Capability,
+    FamilyActivity,
+    InsightUnavailable,
     InspectionError,
+    KeyActivity,
     KeyInfo,
     KeyPage,
     KeyQuery,
@@ -75,6 +79,8 @@ SCAN_COUNT: Final = 200
 SCANS_PER_PAGE: Final = 20
 # stats() counts the alias's own keys only when the whole database is at most this big.
 STATS_SCAN_LIMIT: Final = 10_000
+# Hot keys read the LFU counter (OBJECT FREQ) of at most this many keys of a SCAN sample.
+INSIGHT_SAMPLE: Final = SCAN_COUNT * SCANS_PER_PAGE
 _BATCH: Final = 500
 
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
@@ -221,6 +227,8 @@ class RedisAdapterBase(Adapter):
             Capability.TOUCH,
             Capability.CLEAR,
             Capability.FLUSH_DB,
+            # Hot keys only, and only under an LFU maxmemory-policy (insight_unavailable).
+            Capability.INSIGHT,
         }
     )
     read_effects = frozenset({ReadEffect.SERVER_STATS, ReadEffect.LRU, ReadEffect.LAZY_EXPIRY})
@@ -443,6 +451,86 @@ class RedisAdapterBase(Adapter):
     def flush_db(self) -> None:
         with self._errors():
             self.client().flushdb()
+
+    # -- insight: hot keys from the server's LFU counters -----------------------------------
+
+    def _policy(self) -> str:
+        with self._errors():
+            return str(self.client().info("memory").get("maxmemory_policy") or "")
+
+    def insight_unavailable(self) -> str | None:
+        reason = super().insight_unavailable()
+        if reason is not None:
+            return reason
+        try:
+            policy = self._policy()
+        except InspectionError as exc:
+            return str(exc)
+        if "lfu" not in policy:
+            return (
+                f"Redis keeps per-key access counters only under an LFU maxmemory-policy"
+                f" (allkeys-lfu or volatile-lfu); this server uses {policy or 'none'!r}."
+            )
+        return None
+
+    def hot_keys(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[KeyActivity]:
+        """The alias's keys with the highest LFU counter (``OBJECT FREQ``) among a ``SCAN``
+        sample of at most :data:`INSIGHT_SAMPLE` keys. ``OBJECT`` does not touch the keys."""
+        reason = self.insight_unavailable()
+        if reason is not None:
+            raise InsightUnavailable(reason)
+        with self._errors():
+            client = self.client()
+            sample: list[str] = []
+            for key in scan_alias_keys(client, self._space()):
+                info = _common.key_info_for(self.cache, key)
+                if not any(info.key.startswith(p) for p in exclude_prefixes if p):
+                    sample.append(key)
+                if len(sample) >= INSIGHT_SAMPLE:
+                    break
+            pipe = client.pipeline(transaction=False)
+            for key in sample:
+                pipe.object("freq", key)
+            frequencies = pipe.execute(raise_on_error=False)
+        scored = [
+            (int(freq), key)
+            for key, freq in zip(sample, frequencies, strict=True)
+            if isinstance(freq, int)
+        ]
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        rows = []
+        for freq, key in scored[:limit]:
+            info = _common.key_info_for(self.cache, key)
+            rows.append(
+                KeyActivity(
+                    key=info.key,
+                    raw_key=key,
+                    prefix=info.prefix,
+                    version=info.version,
+                    family=info.family,
+                    present=True,
+                    score=float(freq),
+                )
+            )
+        method = (
+            f"Redis LFU counters (OBJECT FREQ, logarithmic, 0-255) of a SCAN sample of"
+            f" {len(sample):,} keys; no hit or miss counts"
+        )
+        return Activity(rows, method)
+
+    def missed_keys(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[KeyActivity]:
+        raise InsightUnavailable(
+            "Redis counts misses only server-wide (INFO keyspace_misses), never per key."
+        )
+
+    def families(
+        self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
+    ) -> Activity[FamilyActivity]:
+        raise InsightUnavailable("Redis keeps no hit or miss counts per key family.")
 
 
 def _int(value: Any) -> int | None:

@@ -254,7 +254,7 @@ def test_key_prefix_names_the_key() -> None:
     def count() -> int:
         return 3
 
-    assert count.cache_key().startswith("dca.memo:clubs.count:")
+    assert count.cache_key().startswith("dca.memo:clubs.count(")
 
 
 def test_methods_include_the_instance_and_expose_the_api(flavour: str) -> None:

@@ -106,6 +106,24 @@ def test_seed_demo_runs_again_on_a_seeded_site(seeded_var: tuple[Path, str]) -> 
     assert "Clubs: 4 clubs, 11 classes." in again.stdout
 
 
+@pytest.mark.parametrize(("args", "port"), [((), "8000"), (("PORT=8123",), "8123")])
+def test_make_demo_seeds_and_serves_on_the_same_port(args: tuple[str, ...], port: str) -> None:
+    # --dry-run prints the recipe without running it (nor the install step it may depend on).
+    result = subprocess.run(
+        ["make", "--dry-run", "--no-print-directory", "demo", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.splitlines()
+    assert any(line.endswith(f"manage.py seed_demo --port {port}") for line in commands)
+    assert any(line.endswith(f"manage.py runserver 127.0.0.1:{port}") for line in commands)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

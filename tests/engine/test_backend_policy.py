@@ -181,7 +181,7 @@ ASYNC_TWINS = [
 ]
 
 
-def test_every_async_twin_runs_its_sync_method_in_a_worker_thread(
+def test_every_async_twin_runs_its_sync_method_and_writes_run_in_a_worker_thread(
     cache: DiskCache, calls: list[instrumentation.CacheCall]
 ) -> None:
     threads: list[int] = []

@@ -281,7 +281,10 @@ class SubDiskCache(DiskCache):
 ROOT = Path(__file__).resolve().parents[2]
 ID = re.compile(r"diskcache_admin\.([EWI]\d{3})\b")
 # Where a new ID goes: ranges of one level and purpose, numbered without gaps from the start.
-RANGES = {"E": (range(1, 20), range(20, 30)), "W": (range(1, 20), range(20, 30), range(101, 110))}
+RANGES = {
+    "E": (range(1, 20), range(20, 30), range(30, 40)),
+    "W": (range(1, 20), range(20, 30), range(30, 40), range(101, 110)),
+}
 RANGES["I"] = (range(1, 10),)
 
 

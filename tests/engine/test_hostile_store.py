@@ -578,3 +578,20 @@ def test_every_operation_works_without_returning(
     assert not any("RETURNING" in statement.upper() for statement in without_returning)
     assert any(statement.startswith("DELETE") for statement in without_returning)
     assert not list((Path(store.directory) / VALUES_DIR).rglob("*.val"))
+
+
+def test_deleted_or_garbled_counters_do_not_stop_the_store(store: Store) -> None:
+    # The counters are not signed (docs/security.rst): damage there must stay bookkeeping.
+    put(store, "a", "value")
+    sql(store, "DELETE FROM counters")
+
+    assert store.stats().count == 0
+    put(store, "b", "value")  # recreates the row from the table
+    assert store.stats().count == 3
+    sql(store, "UPDATE counters SET count = 'many', size = x'00'")
+    put(store, "c", "value")
+    store.cull()
+    store.clear()
+
+    assert [p.kind for p in store.check(fix=True)] == ["counters"]
+    assert store.check() == []

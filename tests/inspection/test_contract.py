@@ -55,6 +55,7 @@ REDIS_CAPABILITIES = frozenset(
         C.TOUCH,
         C.CLEAR,
         C.FLUSH_DB,
+        C.INSIGHT,  # hot keys only, under an LFU maxmemory-policy
     }
 )
 

@@ -2,7 +2,8 @@
 
 Each example builds a store, damages it at random the way another local user who can write in
 LOCATION could (value-file names, sizes, signatures, digests, modes, inline values, links,
-FIFOs, truncation, huge sparse files, planted rows), runs every operation, and asserts:
+FIFOs, truncation, huge sparse files, planted rows, the unsigned counters), runs every
+operation, and asserts:
 
 * no sentinel outside LOCATION (all inside the test's own temporary directory) is touched;
 * no operation allocates more than a memory bound (a planted 64 MiB file is never read);
@@ -118,6 +119,10 @@ mutations = st.one_of(
     st.tuples(st.just("link-values")),
     st.tuples(st.just("copy-row"), st.sampled_from(KEYS), st.sampled_from(KEYS)),
     st.tuples(st.just("plant"), st.text(max_size=10), column_values, column_values),
+    st.tuples(
+        st.just("counters"), st.sampled_from(["count", "size", "hits", "misses"]), column_values
+    ),
+    st.tuples(st.just("delete-counters")),
 )
 
 
@@ -173,6 +178,10 @@ def _mutate(store: Store, outside: Path, mutation: tuple[Any, ...]) -> None:
                 " WHERE key = ?",
                 (mutation[1], mutation[2]),
             )
+        elif kind == "counters":
+            conn.execute(f"UPDATE counters SET {mutation[1]} = ?", (mutation[2],))
+        elif kind == "delete-counters":
+            conn.execute("DELETE FROM counters")
         elif kind == "plant":
             conn.execute(
                 "INSERT OR IGNORE INTO entries (key, user_key, store_time, rank, mode, size,"

@@ -7,6 +7,7 @@ scripts depend on them.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import math
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from diskcache_admin.conf import conf
 from diskcache_admin.inspection._common import preview_of
-from diskcache_admin.inspection.base import Adapter, KeyInfo, Stats
+from diskcache_admin.inspection.base import Activity, Adapter, FamilyActivity, KeyInfo, Stats
 
 Encoding = Literal["json", "base64", "repr"]
 
@@ -311,4 +312,99 @@ def key_json(info: KeyInfo) -> dict[str, Any]:
         "has_expiry": info.has_expiry,
         "tag": info.tag,
         "expired": info.expired,
+    }
+
+
+def when(epoch: float) -> str:
+    """An epoch time as UTC text, to the minute."""
+    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def activity_rows(activity: Activity[Any]) -> list[list[str]]:
+    """The text table of ``cache top``: a header, then one row per key or family, the name
+    last (escaped)."""
+    rows: list[list[str]]
+    if activity.rows and isinstance(activity.rows[0], FamilyActivity):
+        rows = [[gettext("hits"), gettext("misses"), gettext("ratio"), gettext("entries"),
+                 gettext("size"), gettext("family")]]  # fmt: skip
+        for family in activity.rows:
+            rows.append(
+                [
+                    _count(family.hits),
+                    _count(family.misses),
+                    _ratio(family.hit_ratio),
+                    _count(family.entries),
+                    "-" if family.size is None else human_size(family.size),
+                    escape(family.family) or gettext("(empty key)"),
+                ]
+            )
+        return rows
+    if activity.rows and all(row.hits is None and row.score is not None for row in activity.rows):
+        rows = [[gettext("LFU counter"), gettext("key")]]
+        rows.extend([f"{row.score:g}", escape(row.key)] for row in activity.rows)
+        return rows
+    rows = [[gettext("hits"), gettext("misses"), gettext("ratio"), gettext("entry"),
+             gettext("key")]]  # fmt: skip
+    for key in activity.rows:
+        if key.present is None:
+            entry = "-"
+        elif not key.present:
+            entry = gettext("no entry")
+        else:
+            entry = "-" if key.size is None else human_size(key.size)
+        rows.append(
+            [_count(key.hits), _count(key.misses), _ratio(key.hit_ratio), entry, escape(key.key)]
+        )
+    return rows
+
+
+def activity_json(adapter: Adapter, table: str, activity: Activity[Any]) -> dict[str, Any]:
+    """The ``cache top --json`` document."""
+    rows: list[dict[str, Any]] = []
+    for row in activity.rows:
+        if isinstance(row, FamilyActivity):
+            rows.append(
+                {
+                    "family": row.family,
+                    "hits": row.hits,
+                    "misses": row.misses,
+                    "hit_ratio": row.hit_ratio,
+                    "entries": row.entries,
+                    "size": row.size,
+                }
+            )
+        else:
+            rows.append(
+                {
+                    "key": row.key,
+                    "raw_key": row.raw_key,
+                    "prefix": row.prefix,
+                    "version": row.version,
+                    "family": row.family,
+                    "hits": row.hits,
+                    "misses": row.misses,
+                    "hit_ratio": row.hit_ratio,
+                    "present": row.present,
+                    "size": row.size,
+                    "score": row.score,
+                }
+            )
+    return {
+        "alias": adapter.alias,
+        "backend": adapter.backend_name,
+        "table": table,
+        "estimated": True,
+        "method": activity.method,
+        "sample_rate": activity.sample_rate,
+        "since": activity.since,
+        "rows": rows,
     }

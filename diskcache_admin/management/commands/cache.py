@@ -37,9 +37,13 @@ from diskcache_admin import audit
 from diskcache_admin.conf import conf
 from diskcache_admin.inspection import all_adapters, get_adapter
 from diskcache_admin.inspection.base import (
+    Activity,
     Adapter,
     Capability,
+    FamilyActivity,
+    InsightUnavailable,
     InspectionError,
+    KeyActivity,
     KeyInfo,
     Removal,
     Stats,
@@ -256,6 +260,28 @@ class Command(BaseCommand):
         sub.add_argument("pattern", nargs="?", default=None)
         sub.add_argument("--limit", type=positive_int, default=None, help=_("stop after N keys"))
         sub.add_argument("--json", action="store_true", help=_("one JSON object per line"))
+
+        sub = add(
+            "top",
+            _(
+                "The keys read most (estimated from sampled reads), or with --misses those "
+                "missed most, or with --families the key families."
+            ),
+        )
+        sub.add_argument(
+            "alias_name",
+            nargs="?",
+            default=None,
+            metavar="ALIAS",
+            help=_("the CACHES alias (same as --alias)"),
+        )
+        which = sub.add_mutually_exclusive_group()
+        which.add_argument("--misses", action="store_true", help=_("the most-missed keys"))
+        which.add_argument("--families", action="store_true", help=_("the key families"))
+        sub.add_argument(
+            "--limit", type=positive_int, default=20, help=_("show N rows (default: %(default)s)")
+        )
+        sub.add_argument("--json", action="store_true", help=_("print a JSON document"))
 
         sub = add(
             "snapshot",
@@ -912,6 +938,68 @@ class Command(BaseCommand):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
+
+    def do_top(self, options: dict[str, Any]) -> None:
+        alias = options["alias_name"] or options["alias"]
+        options["alias"] = alias  # so that a failure message names the alias given
+        adapter = self.adapter(alias)
+        if not adapter.can(Capability.INSIGHT):
+            raise CommandError(
+                f"{adapter.unsupported(Capability.INSIGHT)} {adapter.insight_reason}",
+                returncode=EXIT_USAGE,
+            )
+        self.reading(adapter)
+        limit = options["limit"]
+        try:
+            activity: Activity[KeyActivity] | Activity[FamilyActivity]
+            if options["families"]:
+                activity = adapter.families(limit)
+            elif options["misses"]:
+                activity = adapter.missed_keys(limit)
+            else:
+                activity = adapter.hot_keys(limit)
+        except InsightUnavailable as exc:
+            raise CommandError(
+                _("%(cache)s: %(reason)s")
+                % {"cache": self.capitalised(adapter), "reason": render.escape(str(exc))},
+                returncode=EXIT_USAGE,
+            ) from exc
+        table = "families" if options["families"] else "misses" if options["misses"] else "hits"
+        if options["json"]:
+            self.stdout.write(render.json_text(render.activity_json(adapter, table, activity)))
+            return
+        self.write_activity(adapter, table, activity)
+
+    def write_activity(
+        self,
+        adapter: Adapter,
+        table: str,
+        activity: Activity[KeyActivity] | Activity[FamilyActivity],
+    ) -> None:
+        titles = {
+            "hits": _("Hot keys"),
+            "misses": _("Most-missed keys"),
+            "families": _("Key families"),
+        }
+        self.stdout.write(
+            self.style.MIGRATE_HEADING(
+                _("%(title)s of %(cache)s")
+                % {"title": titles[table], "cache": self.describe(adapter)}
+            )
+        )
+        note = _("Counts are estimates from %(method)s.") % {"method": activity.method}
+        if activity.since is not None:
+            note += " " + _("Recorded since %(when)s.") % {"when": render.when(activity.since)}
+        self.stdout.write("  " + render.escape(note))
+        if not activity.rows:
+            self.stdout.write("  " + _("nothing recorded yet"))
+            return
+        rows = render.activity_rows(activity)
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        for row in rows:
+            # Figures right-aligned; the key or family last, as long as it is.
+            cells = [cell.rjust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+            self.stdout.write("  " + "  ".join([*cells, row[-1]]))
 
     def do_snapshot(self, options: dict[str, Any]) -> None:
         """One statistics snapshot per alias, for the admin's hit-ratio-over-time chart."""
