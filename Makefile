@@ -31,8 +31,9 @@ COVERAGE_FLOOR := 91
 pair_python = $(call find_python,$(word 1,$($(1))))
 MISSING_PAIRS = $(strip $(foreach p,$(PAIRS),$(if $(call pair_python,$(p)),,$(p))))
 
-# The matrix runs leave out what the main run already covers once: browser tests and coverage.
-PAIR_PYTEST := -m pytest -n 2 -q -m 'not browser' -p no:cacheprovider
+# The other pairs leave out what the main run covers once: coverage, the browser tests and the
+# fresh-project test (the built wheel in a new venv).
+PAIR_PYTEST := -m pytest -n 2 -q -m 'not browser and not fresh' -p no:cacheprovider
 
 .PHONY: demo test lint matrix pairs-available bench stress clean \
   $(PAIRS:%=pair-%)

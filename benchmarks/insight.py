@@ -73,8 +73,10 @@ def _per_read(run: Callable[[], None], reads: int) -> float:
     return (time.perf_counter() - start) / reads
 
 
-def compare_gets(repeat: int, batch: int) -> dict[str, tuple[float, float, float, float]]:
-    """``{"hit"|"miss": (on median, off median, on min, off min)}`` in seconds per get."""
+def compare_gets(repeat: int, batch: int) -> dict[str, tuple[float, float, float, float, float]]:
+    """``{"hit"|"miss": (on median, off median, on min, off min, median of paired ratios)}``,
+    seconds per get. Each round times the same reads on both aliases back to back (the order
+    alternating), so the per-round ratio compares runs under the same machine load."""
     from django.core.cache import caches
 
     on, off = caches["on"], caches["off"]
@@ -87,25 +89,29 @@ def compare_gets(repeat: int, batch: int) -> dict[str, tuple[float, float, float
     results = {}
     for name, reads in (("hit", hits), ("miss", misses)):
         timings: dict[str, list[float]] = {"on": [], "off": []}
+        ratios = []
         for cache in (on, off):  # warm-up: connections, statement caches
             for key in reads[:1000]:
                 cache.get(key)
         for round_ in range(repeat):
-            # Alternate which goes first, so drift in the machine's load hits both alike.
             order = (("on", on), ("off", off)) if round_ % 2 == 0 else (("off", off), ("on", on))
+            this_round = {}
             for label, cache in order:
 
-                def run(cache: Any = cache) -> None:
+                def run(cache: Any = cache, reads: list[str] = reads) -> None:
                     get = cache.get
                     for key in reads:
                         get(key)
 
-                timings[label].append(_per_read(run, len(reads)))
+                this_round[label] = _per_read(run, len(reads))
+                timings[label].append(this_round[label])
+            ratios.append(this_round["on"] / this_round["off"])
         results[name] = (
             statistics.median(timings["on"]),
             statistics.median(timings["off"]),
             min(timings["on"]),
             min(timings["off"]),
+            statistics.median(ratios),
         )
     return results
 
@@ -197,7 +203,7 @@ def us(seconds: float) -> str:
 
 
 def report(
-    gets: dict[str, tuple[float, float, float, float]],
+    gets: dict[str, tuple[float, float, float, float, float]],
     batches: dict[str, tuple[float, float]],
     mem: dict[str, int],
     distinct: int,
@@ -216,6 +222,8 @@ def report(
         f" {sqlite3.sqlite_version}",
         f"- INSIGHT defaults: SAMPLE_RATE {DEFAULT_SAMPLE_RATE}, TOP {DEFAULT_TOP:,};"
         f" MAX_PENDING {MAX_PENDING:,}",
+        "- Load average when the report was written (1, 5, 15 min): "
+        + ", ".join(f"{load:.1f}" for load in os.getloadavg()),
     ]
     if quick:
         lines.append("- Mode: --quick (few repetitions: a smoke run, not figures to quote)")
@@ -225,13 +233,14 @@ def report(
         "",
         "µs per `cache.get` on DiskCache (statistics on, batches included), interleaved runs.",
         "",
-        "| read | on (median) | off (median) | on / off | on (min) | off (min) | on / off (min) |",
+        "| read | on (median) | off (median) | on (min) | off (min) | on / off (min)"
+        " | on / off (median of paired rounds) |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, (on_med, off_med, on_min, off_min) in gets.items():
+    for name, (on_med, off_med, on_min, off_min, paired) in gets.items():
         lines.append(
-            f"| get-{name} | {us(on_med)} | {us(off_med)} | {on_med / off_med:.3f}"
-            f" | {us(on_min)} | {us(off_min)} | {on_min / off_min:.3f} |"
+            f"| get-{name} | {us(on_med)} | {us(off_med)} | {us(on_min)} | {us(off_min)}"
+            f" | {on_min / off_min:.3f} | {paired:.3f} |"
         )
     lines += [
         "",
@@ -255,7 +264,8 @@ def report(
         "| | bytes | rows |",
         "|---|---:|---:|",
         f"| pending samples, largest between two batches | {mem['largest']:,} | |",
-        f"| table rows kept afterwards (keys, families) | | {mem['rows']:,}, {mem['family_rows']:,} |",
+        f"| table rows kept afterwards (keys, families) | |"
+        f" {mem['rows']:,}, {mem['family_rows']:,} |",
         f"| pending samples when no batch can be written | {mem['stuck']:,}"
         f" | {mem['stuck_keys']:,} keys |",
         "",
@@ -271,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = tempfile.mkdtemp(prefix="insight-benchmark-")
     try:
         setup_django(root)
-        repeat, batch = (3, 5_000) if args.quick else (15, 50_000)
+        repeat, batch = (3, 5_000) if args.quick else (31, 20_000)
         distinct = 50_000 if args.quick else 1_000_000
         gets = compare_gets(repeat, batch)
         batches = batch_cost(3 if args.quick else 11)

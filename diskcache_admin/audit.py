@@ -26,10 +26,6 @@ from .models import AuditEntry, Cache
 
 Via = Literal["admin", "cli"]
 
-# Actions that remove data are logged as deletions, so the admin shows them with that icon.
-REMOVING_ACTIONS = frozenset(
-    {"delete", "delete_matching", "clear", "flush_db", "expire", "evict", "cull"}
-)
 
 
 def current_os_user() -> str:
@@ -125,7 +121,7 @@ def prune(
 
 
 def _log_entry(user: AbstractBaseUser, alias: str, action: str, summary: str) -> None:
-    from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+    from django.contrib.admin.models import CHANGE, LogEntry
 
     # The Cache model has no table; an unsaved instance whose pk is the alias only carries the
     # content type and object id into the log.
@@ -133,7 +129,9 @@ def _log_entry(user: AbstractBaseUser, alias: str, action: str, summary: str) ->
     entry = LogEntry.objects.log_actions(
         user_id=user.pk,
         queryset=[target],
-        action_flag=DELETION if action in REMOVING_ACTIONS else CHANGE,
+        # Every action changes the cache, none deletes it: a DELETION entry would show in
+        # "Recent actions" as "Deleted: cache 'default'", with no link, even for one key.
+        action_flag=CHANGE,
         change_message=f"{action}: {summary}",
         single_object=True,
     )

@@ -230,8 +230,9 @@ def _in_loop(sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]
     A read in WAL mode does not wait for writers, so it costs what the synchronous read costs
     instead of a hop to a worker thread and back (~10x a ``get``). What a read could wait for is
     kept off the loop (docs/engine.rst, "Async"): the first open of the store in this process
-    (it may create the schema, a write) runs in a worker thread; a due batch of statistics is
-    written by a worker thread after the read (:func:`statistics.writes_deferred`).
+    (it may create the schema, a write) runs in a worker thread; a due batch of statistics, and
+    the removal of an entry the read rejected, are written by a worker thread after the read
+    (:func:`statistics.writes_deferred`).
     """
     name = sync.__name__
     active = statistics.in_event_loop
@@ -250,7 +251,7 @@ def _in_loop(sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]
             result = sync(self, *args, **kwargs)
         finally:
             active.active = outer
-        if shared.due():
+        if shared.deferred_repairs or shared.due():
             await sync_to_async(self._flush_off_loop, thread_sensitive=False)()
         return result
 
@@ -389,7 +390,12 @@ class DiskCache(BaseCache):
         return await sync_to_async(self._open_off_loop_sync, thread_sensitive=False)()
 
     def _flush_off_loop(self) -> None:
+        """The writes an async read left to a worker thread: removals, a due statistics batch."""
         if self._store is not None:
+            try:
+                self._store.repair_deferred()
+            except STORE_ERRORS as exc:  # a busy store: the entries stay misses, as in get
+                self._store_failed(exc, reading=True)
             self._store.flush_if_due()
 
     # -- keys --------------------------------------------------------------------------------

@@ -134,14 +134,17 @@ def _check_options(alias: str, options: Any) -> list[checks.CheckMessage]:
         # INSIGHT has its own check and ID (check_insight, E030).
         parse_options({name: value for name, value in options.items() if name != "INSIGHT"})
     except OptionError as exc:
-        messages.append(
-            checks.Error(
-                f"CACHES[{alias!r}] OPTIONS[{exc.option!r}] is invalid: {exc}",
-                hint=f"{exc.option} must be {KNOWN[exc.option][1]}.",
-                id="diskcache_admin.E005",
-            )
-        )
+        messages.append(_invalid_option(alias, exc, "diskcache_admin.E005"))
     return messages
+
+
+def _invalid_option(alias: str, exc: OptionError, check_id: str) -> checks.Error:
+    """An option that does not parse: what is wrong with it, and what it must be."""
+    return checks.Error(
+        f"CACHES[{alias!r}] OPTIONS[{exc.option!r}] is invalid: {exc}",
+        hint=f"{exc.option} must be {KNOWN[exc.option][1]}.",
+        id=check_id,
+    )
 
 
 def _is_within(path: str, root: str) -> bool:
@@ -327,12 +330,6 @@ def check_insight(
             continue
         try:
             parse_insight(options["INSIGHT"])
-        except OptionError as exc:
-            messages.append(
-                checks.Error(
-                    f"CACHES[{alias!r}] OPTIONS['INSIGHT'] is invalid: {exc}",
-                    hint=f"INSIGHT must be {KNOWN['INSIGHT'][1]}.",
-                    id="diskcache_admin.E030",
-                )
-            )
+        except OptionError as exc:  # its option is always "INSIGHT"
+            messages.append(_invalid_option(alias, exc, "diskcache_admin.E030"))
     return messages

@@ -301,20 +301,10 @@ def _wrapper(
                 keys = list(keys)  # an iterator is read once: by the backend, from our copy
                 args = (keys, *args[1:]) if args else args
                 kwargs = kwargs if args else {**kwargs, "keys": keys}
-        started = time.perf_counter()
-        probe_token = _probe.set([]) if name == "get_or_set" else None
-        try:
-            with muted():
-                result = original(*args, **kwargs)
-        finally:
-            seen = _probe.get()
-            if probe_token is not None:
-                _probe.reset(probe_token)
-        duration = time.perf_counter() - started
-        call = _describe(cache, alias, name, args, kwargs, result, duration, seen, probe_safe)
-        for observer in observers():
-            observer(call)
-        return result
+        describe = functools.partial(_describe, cache, alias, name, args, kwargs, probe_safe)
+        with _recorded(name, describe) as outcome:
+            outcome.result = original(*args, **kwargs)
+        return outcome.result
 
     return wrapper
 
@@ -326,24 +316,45 @@ def _async_wrapper(
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not observers():
             return await original(*args, **kwargs)
-        started = time.perf_counter()
-        # The list is shared with the threads sync_to_async runs the inner calls in (they
-        # get a copy of this context, holding the same list).
-        probe_token = _probe.set([]) if name == "get_or_set" else None
-        try:
-            with muted():
-                result = await original(*args, **kwargs)
-        finally:
-            seen = _probe.get()
-            if probe_token is not None:
-                _probe.reset(probe_token)
-        duration = time.perf_counter() - started
-        call = _describe(cache, alias, name, args, kwargs, result, duration, seen, probe_safe)
-        for observer in observers():
-            observer(call)
-        return result
+        # The probe list is shared with the threads sync_to_async runs the inner calls in
+        # (they get a copy of this context, holding the same list).
+        describe = functools.partial(_describe, cache, alias, name, args, kwargs, probe_safe)
+        with _recorded(name, describe) as outcome:
+            outcome.result = await original(*args, **kwargs)
+        return outcome.result
 
     return wrapper
+
+
+class _Outcome:
+    """What a wrapper's block inside :func:`_recorded` got from the backend."""
+
+    result: Any = None
+
+
+@contextmanager
+def _recorded(
+    name: str, describe: Callable[[Any, float, list[bool] | None], CacheCall]
+) -> Iterator[_Outcome]:
+    """Around one call of a wrapper, sync or async: the block stores the backend's answer in
+    the yielded outcome; the call is timed, its calls to itself muted, a get_or_set's first
+    inner get probed, and, once muting and probe are undone, ``describe(result, duration,
+    probe)`` is reported to the observers (not when the block raises: a failed call is not
+    recorded)."""
+    outcome = _Outcome()
+    started = time.perf_counter()
+    probe_token = _probe.set([]) if name == "get_or_set" else None
+    try:
+        with muted():
+            yield outcome
+    finally:
+        seen = _probe.get()
+        if probe_token is not None:
+            _probe.reset(probe_token)
+    duration = time.perf_counter() - started
+    call = describe(outcome.result, duration, seen)
+    for observer in observers():
+        observer(call)
 
 
 def _describe(
@@ -352,10 +363,10 @@ def _describe(
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    probe_safe: bool,
     result: Any,
     duration: float,
     seen: list[bool] | None,
-    probe_safe: bool,
 ) -> CacheCall:
     key = _argument(args, kwargs, 0, "key")
     inferred = False

@@ -226,8 +226,41 @@ class ResetStatistics(Action):
         return _("Statistics reset.")
 
 
+class ResetInsight(Action):
+    slug = "reset-insight"
+    label = gettext_lazy("Reset key activity")
+    capability = Capability.RESET_INSIGHT
+    permission = MAINTAIN
+    method = "reset_insight"
+
+    def statement(self, adapter: VisibleAdapter, tag: str = "") -> str:
+        return _(
+            "This forgets the recorded key activity of {alias!r} (hot keys, most-missed keys,"
+            " families); recording starts again at once. No entry is removed, and the hit and"
+            " miss totals are kept."
+        ).format(alias=adapter.alias)
+
+    def blast_radius(self, adapter: VisibleAdapter) -> str:
+        return _(
+            "Aliases sharing this store lose theirs too; other processes' reads of the last few"
+            " seconds (not yet written) still arrive."
+        )
+
+    def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
+        adapter.reset_insight()
+        return _("Key activity reset.")
+
+
 # In the order the cache page lists them.
 ACTIONS: dict[str, Action] = {
     action.slug: action
-    for action in (Expire(), EvictTag(), Cull(), ResetStatistics(), Clear(), FlushDatabase())
+    for action in (
+        Expire(),
+        EvictTag(),
+        Cull(),
+        ResetStatistics(),
+        ResetInsight(),
+        Clear(),
+        FlushDatabase(),
+    )
 }

@@ -9,7 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from ..conf import conf
 from ..inspection import KeyQuery, MatchMode, Order
@@ -18,9 +18,19 @@ from .helpers import key_from_token
 if TYPE_CHECKING:
     from .visibility import VisibleAdapter
 
-MATCH_CHOICES = [("prefix", "starts with"), ("glob", "glob (* ? [])"), ("substring", "contains")]
-ORDER_CHOICES = [("key", "key"), ("size", "size"), ("stored", "stored"), ("expires", "expires")]
-EXPIRED_CHOICES = [("", "all"), ("no", "live only"), ("yes", "expired only")]
+_ = gettext_lazy
+MATCH_CHOICES = [
+    ("prefix", _("starts with")),
+    ("glob", _("glob (* ? [])")),
+    ("substring", _("contains")),
+]
+ORDER_CHOICES = [
+    ("key", _("key")),
+    ("size", _("size")),
+    ("stored", _("stored")),
+    ("expires", _("expires")),
+]
+EXPIRED_CHOICES = [("", _("all")), ("no", _("live only")), ("yes", _("expired only"))]
 PAGE_SIZES = (25, 50, 100, 200)
 # Numbers a backend can take: SQLite integers are signed 64-bit.
 INT64 = 2**63
@@ -66,13 +76,15 @@ def cursor_parts(cursor: str) -> list[Any] | None:
 
 
 class KeySearchForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=10_000)
-    match = forms.ChoiceField(choices=MATCH_CHOICES, required=False, initial="prefix")
+    q = forms.CharField(required=False, label=_("Search"), max_length=10_000)
+    match = forms.ChoiceField(
+        choices=MATCH_CHOICES, required=False, initial="prefix", label=_("Match")
+    )
     family = forms.CharField(required=False, max_length=1000)
     tag = forms.CharField(required=False, max_length=1000)
     expired = forms.ChoiceField(choices=EXPIRED_CHOICES, required=False)
-    o = forms.ChoiceField(choices=ORDER_CHOICES, required=False, label="Sort by")
-    desc = forms.BooleanField(required=False, label="descending")
+    o = forms.ChoiceField(choices=ORDER_CHOICES, required=False, label=_("Sort by"))
+    desc = forms.BooleanField(required=False, label=_("descending"))
     per_page = forms.TypedChoiceField(
         choices=[(n, n) for n in PAGE_SIZES], coerce=int, required=False, empty_value=None
     )
@@ -189,14 +201,14 @@ class ConfirmForm(forms.Form):
     def clean_confirm(self) -> str:
         value: str = self.cleaned_data["confirm"]
         if value != "yes":
-            raise forms.ValidationError("Confirm the action.")
+            raise forms.ValidationError(_("Confirm the action."))
         return value
 
 
 class TypeAliasForm(ConfirmForm):
     """A confirmation that only passes when the user types the alias name."""
 
-    typed = forms.CharField(label="Type the alias name to confirm", strip=True, max_length=1000)
+    typed = forms.CharField(label=_("Type the alias name to confirm"), strip=True, max_length=1000)
 
     def __init__(self, *args: Any, alias: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,7 +217,9 @@ class TypeAliasForm(ConfirmForm):
     def clean_typed(self) -> str:
         typed: str = self.cleaned_data["typed"]
         if typed != self.alias:
-            raise forms.ValidationError(f"Type {self.alias!r} exactly to confirm.")
+            raise forms.ValidationError(
+                gettext("Type “{alias}” exactly to confirm.").format(alias=self.alias)
+            )
         return typed
 
 
@@ -218,15 +232,15 @@ class TouchForm(forms.Form):
         required=False,
         min_value=0,
         max_value=MAX_TIMEOUT,
-        label="Expire in (seconds)",
-        help_text="0 expires the entry now.",
+        label=_("Expire in (seconds)"),
+        help_text=_("0 expires the entry now."),
     )
-    never = forms.BooleanField(required=False, label="Never expire")
+    never = forms.BooleanField(required=False, label=_("Never expire"))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not cleaned.get("never") and cleaned.get("timeout") is None:
-            raise forms.ValidationError("Give a number of seconds or tick 'Never expire'.")
+            raise forms.ValidationError(_("Give a number of seconds or tick “Never expire”."))
         return cleaned
 
     def new_timeout(self) -> float | None:

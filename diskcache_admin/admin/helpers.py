@@ -12,8 +12,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.timesince import timesince, timeuntil
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from ..inspection import Capability
 
@@ -26,25 +27,27 @@ CLEAR = "clear_cache"
 MAINTAIN = "maintain_cache"
 ALL_PERMISSIONS = (VIEW_STATS, VIEW_KEYS, VIEW_VALUES, DELETE_KEYS, CLEAR, MAINTAIN)
 
-CAPABILITY_LABELS: dict[Capability, str] = {
-    Capability.STATS: "stats",
-    Capability.HIT_STATS: "hits/misses",
-    Capability.LIST_KEYS: "list keys",
-    Capability.SEARCH: "search",
-    Capability.KEY_INFO: "key metadata",
-    Capability.PEEK: "values",
-    Capability.SET: "set",
-    Capability.DELETE: "delete",
-    Capability.TOUCH: "touch",
-    Capability.CLEAR: "clear",
-    Capability.FLUSH_DB: "flush database",
-    Capability.EXPIRE: "expire",
-    Capability.EVICT_TAG: "evict tag",
-    Capability.CULL: "cull",
-    Capability.RESET_STATS: "reset stats",
-    Capability.CHECK: "check",
-    Capability.HISTOGRAMS: "charts",
-    Capability.SNAPSHOTS: "snapshots",
+CAPABILITY_LABELS: dict[Capability, Promise] = {
+    Capability.STATS: gettext_lazy("stats"),
+    Capability.HIT_STATS: gettext_lazy("hits/misses"),
+    Capability.LIST_KEYS: gettext_lazy("list keys"),
+    Capability.SEARCH: gettext_lazy("search"),
+    Capability.KEY_INFO: gettext_lazy("key metadata"),
+    Capability.PEEK: gettext_lazy("values"),
+    Capability.SET: gettext_lazy("set"),
+    Capability.DELETE: gettext_lazy("delete"),
+    Capability.TOUCH: gettext_lazy("touch"),
+    Capability.CLEAR: gettext_lazy("clear"),
+    Capability.FLUSH_DB: gettext_lazy("flush database"),
+    Capability.EXPIRE: gettext_lazy("expire"),
+    Capability.EVICT_TAG: gettext_lazy("evict tag"),
+    Capability.CULL: gettext_lazy("cull"),
+    Capability.RESET_STATS: gettext_lazy("reset stats"),
+    Capability.CHECK: gettext_lazy("check"),
+    Capability.HISTOGRAMS: gettext_lazy("charts"),
+    Capability.SNAPSHOTS: gettext_lazy("snapshots"),
+    Capability.INSIGHT: gettext_lazy("key activity"),
+    Capability.RESET_INSIGHT: gettext_lazy("reset key activity"),
 }
 
 
@@ -152,10 +155,12 @@ def amount(entries: int | None, nbytes: int | None) -> str:
     """ "12,408 entries, 31.2 MB" with whatever the backend could tell."""
     parts = []
     if entries is not None:
-        parts.append(f"{entries:,} {'entry' if entries == 1 else 'entries'}")
+        parts.append(
+            ngettext("{count} entry", "{count} entries", entries).format(count=f"{entries:,}")
+        )
     if nbytes is not None:
         parts.append(size(nbytes))
-    return ", ".join(parts) if parts else "an unknown number of entries"
+    return ", ".join(parts) if parts else gettext("an unknown number of entries")
 
 
 def moment(epoch: float | None) -> str:
@@ -171,10 +176,10 @@ def relative(epoch: float | None) -> str:
     when = datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc)
     now = timezone.now()
     if abs((when - now).total_seconds()) < 60:
-        return "just now" if when <= now else "within a minute"
+        return gettext("just now") if when <= now else gettext("within a minute")
     if when >= now:
-        return f"in {timeuntil(when, now, depth=1)}"
-    return f"{timesince(when, now, depth=1)} ago"
+        return gettext("in {duration}").format(duration=timeuntil(when, now, depth=1))
+    return gettext("{duration} ago").format(duration=timesince(when, now, depth=1))
 
 
 # Characters that reorder the text around them (bidi embeddings, overrides, isolates, marks).

@@ -48,6 +48,11 @@ class CacheAdmin(CacheViews, _ModelAdmin):
             path(
                 "<str:alias>/key/<str:token>/expiry/", wrap(self.touch_view), name=f"{info}_touch"
             ),
+            path(
+                "<str:alias>/key/<str:token>/invalidate/",
+                wrap(self.invalidate_view),
+                name=f"{info}_invalidate",
+            ),
             path("<str:alias>/do/<slug:slug>/", wrap(self.action_view), name=f"{info}_action"),
         ]
 

@@ -11,12 +11,14 @@ from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.urls import NoReverseMatch, reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from .. import audit
 from ..conf import conf
+from ..decorators.keys import owner_of
 from ..inspection import (
     Capability,
     InspectionError,
@@ -25,12 +27,11 @@ from ..inspection import (
     KeyQuery,
     Removal,
     Snapshot,
-    Stats,
     get_adapter,
     hit_ratio_series,
 )
-from ..models import Cache
-from . import charts, helpers
+from ..models import AuditEntry, Cache
+from . import charts, helpers, statistics
 from .actions import ACTIONS
 from .forms import (
     ConfirmForm,
@@ -42,6 +43,7 @@ from .forms import (
     TypeAliasForm,
 )
 from .helpers import CLEAR, DELETE_KEYS, MAINTAIN, VIEW_KEYS, VIEW_STATS, VIEW_VALUES
+from .insight import insight_context
 from .visibility import VisibleAdapter
 
 if TYPE_CHECKING:
@@ -50,6 +52,22 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 PREVIEW_SAMPLE = 20
+
+# The inspection layer names its charts and their fixed buckets in English; the page translates
+# them. Bars made of keys (families, tags) are data and are never translated.
+CHART_WORDS = {
+    "Value sizes": gettext_lazy("Value sizes"),
+    "Expiry": gettext_lazy("Expiry"),
+    "Top key families": gettext_lazy("Top key families"),
+    "Top tags": gettext_lazy("Top tags"),
+    "expired": gettext_lazy("expired"),
+    "within 1 min": gettext_lazy("within 1 min"),
+    "within 1 h": gettext_lazy("within 1 h"),
+    "within 1 day": gettext_lazy("within 1 day"),
+    "later": gettext_lazy("later"),
+    "never": gettext_lazy("never"),
+}
+WORDED = frozenset({"Expiry"})
 
 
 def _attempt(call: Callable[[], T]) -> tuple[T | None, str | None]:
@@ -119,7 +137,7 @@ class CacheViews:
         )
 
     def capability_list(self, adapter: VisibleAdapter) -> list[str]:
-        return [helpers.CAPABILITY_LABELS[c] for c in Capability if adapter.can(c)]
+        return [str(helpers.CAPABILITY_LABELS[c]) for c in Capability if adapter.can(c)]
 
     # -- caches list ---------------------------------------------------------------------------
 
@@ -188,16 +206,19 @@ class CacheViews:
             if error:
                 errors.append(error)
             if stats is not None:
-                context["stats_rows"] = self.stats_rows(stats)
+                context["stats_rows"] = statistics.stats_rows(stats)
         charts_out = []
         if adapter.can(Capability.HISTOGRAMS):
             histograms, error = _attempt(adapter.histograms)
             if error:
                 errors.append(error)
             for histogram in histograms or []:
-                charts_out.append(
-                    (histogram.title, charts.bar_chart(histogram.title, histogram.buckets))
-                )
+                title = str(CHART_WORDS.get(histogram.title, histogram.title))
+                buckets = [
+                    (str(CHART_WORDS.get(label, label)) if histogram.title in WORDED else label, n)
+                    for label, n in histogram.buckets
+                ]
+                charts_out.append((title, charts.bar_chart(title, buckets)))
         if adapter.can(Capability.SNAPSHOTS):
             # The in-request sampler: at most one snapshot every five minutes, written to the
             # snapshot table only (no entry, counter or access time changes).
@@ -217,6 +238,8 @@ class CacheViews:
                 context["no_snapshots"] = True
         context["charts"] = charts_out
         context["errors"] = errors
+        context["audit_url"] = self.audit_url(request, alias)
+        context.update(insight_context(self, request, adapter, alias))  # admin/insight.py
         context["actions"] = [
             {
                 "title": action.title,
@@ -229,49 +252,18 @@ class CacheViews:
         ]
         return self.render(request, "detail.html", context)
 
-    @staticmethod
-    def stats_rows(stats: Stats) -> list[tuple[str, str]]:
-        rows = [(gettext("Entries"), helpers.count(stats.entries))]
-        if stats.expired is not None:
-            rows.append((gettext("Expired, not yet purged"), helpers.count(stats.expired)))
-        if stats.size is not None:
-            rows.append((gettext("Size of values"), helpers.size(stats.size)))
-        if stats.volume is not None:
-            volume = helpers.size(stats.volume)
-            if stats.size_limit:
-                volume += (
-                    f" of {helpers.size(stats.size_limit)} ({stats.volume / stats.size_limit:.0%})"
-                )
-            rows.append((gettext("Volume"), volume))
-        elif stats.size_limit:
-            rows.append((gettext("Size limit"), helpers.size(stats.size_limit)))
-        if stats.max_entries is not None:
-            rows.append((gettext("Max entries"), helpers.count(stats.max_entries)))
-        if stats.hits is not None or stats.misses is not None:
-            rows.append((gettext("Hits"), helpers.count(stats.hits)))
-            rows.append((gettext("Misses"), helpers.count(stats.misses)))
-            rows.append((gettext("Hit ratio"), helpers.ratio(stats.hit_ratio)))
-        if stats.evictions is not None:
-            rows.append((gettext("Evictions"), helpers.count(stats.evictions)))
-        if stats.eviction_policy:
-            rows.append((gettext("Eviction policy"), stats.eviction_policy))
-        for name, value in stats.extra.items():
-            rows.append(
-                (str(name).replace("_", " ").capitalize(), CacheViews.extra_value(name, value))
+    def audit_url(self, request: HttpRequest, alias: str) -> str | None:
+        """The audit trail of this alias, for users who may read it."""
+        if not request.user.has_perm(f"{AuditEntry._meta.app_label}.view_auditentry"):
+            return None
+        try:
+            changelist = reverse(
+                f"{self.admin_site.name}:diskcache_admin_auditentry_changelist",
+                current_app=self.admin_site.name,
             )
-        return rows
-
-    @staticmethod
-    def extra_value(name: str, value: Any) -> str:
-        if value is None:
-            return "—"
-        if isinstance(value, bool):
-            return "on" if value else "off"
-        if isinstance(value, (int, float)) and name.endswith(("_since", "_time", "_at")):
-            return helpers.moment(float(value))
-        if isinstance(value, int):
-            return f"{value:,}"
-        return str(value)
+        except NoReverseMatch:  # a custom AdminSite that does not register the audit
+            return None
+        return f"{changelist}?{urlencode({'alias__exact': alias})}"
 
     @staticmethod
     def ratio_points(snapshots: list[Snapshot]) -> list[tuple[str, float]]:
@@ -309,7 +301,7 @@ class CacheViews:
             "stored_rel": helpers.relative(info.stored),
             "expires": helpers.moment(info.expires)
             if info.expires is not None
-            else ("never" if info.has_expiry else "unknown"),
+            else (gettext("never") if info.has_expiry else gettext("unknown")),
             "expires_rel": helpers.relative(info.expires),
         }
 
@@ -387,6 +379,12 @@ class CacheViews:
         current: QueryDict, query: KeyQuery, supported: tuple[str, ...]
     ) -> list[dict[str, Any]]:
         links = []
+        labels = {
+            "key": gettext("Key"),
+            "size": gettext("Size"),
+            "stored": gettext("Stored"),
+            "expires": gettext("Expires"),
+        }
         for order in ("key", "size", "stored", "expires"):
             params = current.copy()
             params.pop("cursor", None)
@@ -399,6 +397,7 @@ class CacheViews:
             links.append(
                 {
                     "order": order,
+                    "label": labels[order],
                     "url": f"?{params.urlencode()}" if order in supported else None,
                     "active": active,
                     "descending": active and query.descending,
@@ -412,13 +411,19 @@ class CacheViews:
         helpers.require_permissions(request, VIEW_KEYS)
         raw_key = helpers.decode_key(token)
         adapter, error = _attempt(lambda: self.adapter(alias))
+        # The page is titled with the key itself (escaped and cut), as a change form is titled
+        # with its object; hidden or absent keys get the same title (it is in the URL anyway).
+        shown = helpers.display_key(adapter.user_key(raw_key) if adapter is not None else raw_key)
         context = self.context(
             request,
-            gettext("Key"),
+            helpers.short(shown, 120),
             alias=alias,
             error=error,
             raw_key=helpers.short(helpers.display_key(raw_key), 2000),
-            crumbs=[(gettext("Keys"), self.url("keys", alias)), (gettext("Key"), None)],
+            crumbs=[
+                (gettext("Keys"), self.url("keys", alias)),
+                (helpers.short(shown, 60), None),
+            ],
         )
         if adapter is None:
             return self.render(request, "key.html", context)
@@ -469,7 +474,116 @@ class CacheViews:
             else None,
             token=token,
         )
+        owner = owner_of(user_key)
+        if owner is not None:
+            context["owner"] = {
+                "kind": owner.kind,
+                "name": helpers.short(helpers.display_key(owner.name), 300),
+                "url": self.url("invalidate", alias, token)
+                if self.can_invalidate(request, adapter)
+                else None,
+            }
         return self.render(request, "key.html", context)
+
+    @staticmethod
+    def can_invalidate(request: HttpRequest, adapter: VisibleAdapter) -> bool:
+        """Whether "invalidate this function/view" can run: it deletes every key of one prefix."""
+        return (
+            adapter.can(Capability.SEARCH)
+            and adapter.can(Capability.DELETE)
+            and "prefix" in adapter.match_modes
+            and helpers.has(request, VIEW_KEYS, DELETE_KEYS)
+        )
+
+    def invalidate_view(self, request: HttpRequest, alias: str, token: str) -> HttpResponse:
+        """Forget every entry of the memoized function or cached view a key belongs to.
+
+        It deletes all keys that start with the owner's prefix (``dca.memo:<function>(`` or
+        ``dca.view:<pattern>[``, generation tokens included) through delete-matching, so hidden
+        keys are spared as everywhere else.
+        """
+        helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
+        raw_key = helpers.decode_key(token)
+        adapter, error = _attempt(lambda: self.adapter(alias))
+        key_url = self.url("key", alias, token)
+        if adapter is not None:
+            # An absent key and a hidden key both answer 404, as on the key page.
+            exists, error = _attempt(lambda: adapter.exists(raw_key))
+            if exists is False:
+                raise Http404(gettext("No such key."))
+        user_key = adapter.user_key(raw_key) if adapter is not None else raw_key
+        owner = owner_of(user_key)
+        if owner is None:
+            raise Http404(gettext("This key was not written by memoize or cached_view."))
+        name = helpers.quoted(owner.name)
+        what = (
+            gettext("function {name}").format(name=name)
+            if owner.kind == "function"
+            else gettext("view {name}").format(name=name)
+        )
+        keys_url = f"{self.url('keys', alias)}?{urlencode({'q': owner.prefix})}"
+        context = self.context(
+            request,
+            gettext("Invalidate the {what}").format(what=what),
+            alias=alias,
+            error=error,
+            crumbs=[
+                (gettext("Keys"), self.url("keys", alias)),
+                (helpers.short(helpers.display_key(user_key), 60), key_url),
+                (gettext("Invalidate"), None),
+            ],
+            form_url=self.url("invalidate", alias, token),
+            next=key_url,
+        )
+        if adapter is None:
+            return self.render(request, "confirm.html", context)
+        if not self.can_invalidate(request, adapter):
+            context["error"] = str(adapter.unsupported(Capability.SEARCH))
+            return self.render(request, "confirm.html", context)
+        query = KeyQuery(search=owner.prefix, match="prefix")
+        confirm = ConfirmForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and confirm.is_valid():
+            removal, error = _attempt(lambda: adapter.delete_matching(query))
+            if removal is not None:
+                summary = helpers.amount(removal.count, removal.size)
+                kind = "function" if owner.kind == "function" else "view"
+                _record(
+                    request,
+                    alias,
+                    "invalidate",
+                    f"Invalidated the {kind} {name}: deleted {summary}",
+                )
+                messages.success(
+                    request,
+                    gettext("Invalidated the {what}: deleted {amount} from {alias}.").format(
+                        what=what, amount=summary, alias=helpers.quoted(alias)
+                    ),
+                )
+                return HttpResponseRedirect(keys_url)
+            context["error"] = error
+            return self.render(request, "confirm.html", context)
+        preview, error = _attempt(lambda: self.matching(adapter, query))
+        if preview is None:
+            context["error"] = error
+            return self.render(request, "confirm.html", context)
+        removal, sample = preview
+        context.update(
+            form=confirm,
+            statement=gettext(
+                "{amount} of the {what} are in cache {alias}. All of them will be deleted;"
+                " the next calls compute their values again."
+            ).format(
+                amount=helpers.amount(removal.count, removal.size),
+                what=what,
+                alias=helpers.quoted(alias),
+            ),
+            sample=[helpers.short(helpers.display_key(info.key)) for info in sample],
+            sample_more=max((removal.count or 0) - len(sample), 0),
+            nothing=removal.count == 0,
+            button=gettext("Yes, invalidate"),
+            danger=True,
+        )
+        return self.render(request, "confirm.html", context)
 
     # -- key changes ---------------------------------------------------------------------------
 
@@ -521,19 +635,14 @@ class CacheViews:
             if form.is_valid():
                 deleted, error = _attempt(lambda: adapter.delete([raw for raw, _, _ in entries]))
                 if error is None:
-                    shown = ", ".join(helpers.short(k, 80) for _, k, _ in entries[:5])
-                    more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
-                    _record(
-                        request,
-                        alias,
-                        "delete",
-                        f"Deleted {deleted} of {len(raw_keys)} selected key(s): {shown}{more}",
-                    )
+                    _record(request, alias, "delete", self.deletion_summary(entries, deleted or 0))
                     messages.success(
                         request,
-                        gettext("Deleted {count} key(s) from {alias!r}.").format(
-                            count=deleted, alias=alias
-                        ),
+                        ngettext(
+                            "Deleted {count} key from {alias}.",
+                            "Deleted {count} keys from {alias}.",
+                            deleted or 0,
+                        ).format(count=deleted, alias=helpers.quoted(alias)),
                     )
                     return HttpResponseRedirect(next_url)
                 context["error"] = error
@@ -542,9 +651,9 @@ class CacheViews:
         known = [info.size for _, _, info in entries if info is not None and info.size]
         context.update(
             form=form,
-            statement=(
-                f"This deletes {helpers.amount(len(entries), sum(known) if known else None)}"
-                f" from cache {alias!r}:"
+            statement=gettext("This deletes {amount} from cache {alias}:").format(
+                amount=helpers.amount(len(entries), sum(known) if known else None),
+                alias=helpers.quoted(alias),
             ),
             sample=[helpers.short(k) for _, k, _ in entries[:PREVIEW_SAMPLE]],
             sample_more=max(len(entries) - PREVIEW_SAMPLE, 0),
@@ -553,6 +662,19 @@ class CacheViews:
             danger=True,
         )
         return self.render(request, "confirm.html", context)
+
+    @staticmethod
+    def deletion_summary(entries: list[tuple[str, str, KeyInfo | None]], deleted: int) -> str:
+        """The audit text of a key deletion: it names the keys (escaped, cut, at most five).
+
+        Audit texts are written in English, like the command line's, whatever the language of
+        the page: the trail is read and searched as one log.
+        """
+        if len(entries) == 1:
+            return f"Deleted key {helpers.quoted(entries[0][1], 200)}"
+        shown = ", ".join(helpers.quoted(key, 80) for _, key, _ in entries[:5])
+        more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
+        return f"Deleted {deleted} of {len(entries)} selected keys: {shown}{more}"
 
     @staticmethod
     def selected(
@@ -622,18 +744,19 @@ class CacheViews:
         if request.method == "POST" and confirm.is_valid():
             removal, error = _attempt(lambda: adapter.delete_matching(query))
             if removal is not None:
-                summary = helpers.amount(removal.count, removal.size)
-                _record(
-                    request,
-                    alias,
-                    "delete_matching",
-                    f"Deleted {summary} matching {context['criteria']}",
-                )
+                with translation.override("en"):  # audit texts are English (deletion_summary)
+                    logged = f"Deleted {helpers.amount(removal.count, removal.size)} matching"
+                    _record(request, alias, "delete_matching", f"{logged} {self.describe(query)}")
                 messages.success(
                     request,
-                    gettext("Deleted {amount} from {alias!r}.").format(amount=summary, alias=alias),
+                    gettext("Deleted {amount} from {alias}.").format(
+                        amount=helpers.amount(removal.count, removal.size),
+                        alias=helpers.quoted(alias),
+                    ),
                 )
-                return HttpResponseRedirect(self.url("keys", alias))
+                # Back to the same search (rebuilt from the request's own parameters on our
+                # own URL, so it cannot lead anywhere else): it now lists what is left.
+                return HttpResponseRedirect(keys_url)
             context["error"] = error
             return self.render(request, "confirm.html", context)
         preview, error = _attempt(lambda: self.matching(adapter, query))
@@ -643,9 +766,12 @@ class CacheViews:
         removal, sample = preview
         context.update(
             form=confirm,
-            statement=(
-                f"{helpers.amount(removal.count, removal.size)} currently match"
-                f" {context['criteria']} in cache {alias!r}. All of them will be deleted."
+            statement=gettext(
+                "{amount} currently match {criteria} in cache {alias}. All of them will be deleted."
+            ).format(
+                amount=helpers.amount(removal.count, removal.size),
+                criteria=context["criteria"],
+                alias=helpers.quoted(alias),
             ),
             sample=[helpers.short(helpers.display_key(info.key)) for info in sample],
             sample_more=max((removal.count or 0) - len(sample), 0),
@@ -659,15 +785,19 @@ class CacheViews:
     def describe(query: KeyQuery) -> str:
         parts = []
         if query.search:
-            how = {"prefix": "starting with", "glob": "matching", "substring": "containing"}
-            parts.append(f"keys {how[query.match]} {helpers.quoted(query.search)}")
+            how = {
+                "prefix": gettext("keys starting with {text}"),
+                "glob": gettext("keys matching {text}"),
+                "substring": gettext("keys containing {text}"),
+            }
+            parts.append(how[query.match].format(text=helpers.quoted(query.search)))
         if query.family:
-            parts.append(f"family {helpers.quoted(query.family)}")
+            parts.append(gettext("family {name}").format(name=helpers.quoted(query.family)))
         if query.tag is not None:
-            parts.append(f"tag {helpers.quoted(query.tag)}")
+            parts.append(gettext("tag {name}").format(name=helpers.quoted(query.tag)))
         if query.expired is not None:
-            parts.append("expired" if query.expired else "live")
-        return ", ".join(parts) or "everything"
+            parts.append(gettext("expired") if query.expired else gettext("live"))
+        return ", ".join(parts) or gettext("everything")
 
     def touch_view(self, request: HttpRequest, alias: str, token: str) -> HttpResponse:
         helpers.require_permissions(request, VIEW_KEYS, MAINTAIN)
@@ -686,7 +816,7 @@ class CacheViews:
             error=error,
             crumbs=[
                 (gettext("Keys"), self.url("keys", alias)),
-                (gettext("Key"), key_url),
+                (helpers.short(helpers.display_key(raw_key), 60), key_url),
                 (gettext("Expiry"), None),
             ],
             raw_key=helpers.short(helpers.display_key(raw_key), 2000),
@@ -715,8 +845,9 @@ class CacheViews:
                     if timeout is None
                     else gettext("expires in {seconds:g} s").format(seconds=timeout)
                 )
-                shown = helpers.short(helpers.display_key(raw_key), 200)
-                _record(request, alias, "touch", f"Key {shown} now {when}")
+                shown = helpers.quoted(raw_key, 200)
+                logged = "never expires" if timeout is None else f"expires in {timeout:g} s"
+                _record(request, alias, "touch", f"Key {shown} now {logged}")
                 messages.success(request, gettext("The key now {when}.").format(when=when))
                 return HttpResponseRedirect(key_url)
         return self.render(request, "touch.html", context)

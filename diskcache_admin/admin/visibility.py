@@ -22,10 +22,13 @@ from collections.abc import Iterator
 
 from ..conf import conf
 from ..inspection import (
+    Activity,
     Adapter,
     Capability,
+    FamilyActivity,
     Histogram,
     InspectionError,
+    KeyActivity,
     KeyInfo,
     KeyPage,
     KeyQuery,
@@ -296,3 +299,36 @@ class VisibleAdapter:
                 " DISKCACHE_ADMIN_HIDDEN_PREFIXES."
             )
         return self._adapter.delete_matching(self._query(KeyQuery(tag=tag)))
+
+    # -- insight: key activity (the engine never records hidden keys; checked again here) ----
+
+    def insight_unavailable(self) -> str | None:
+        return self._adapter.insight_unavailable()
+
+    def hot_keys(self, limit: int = 20) -> Activity[KeyActivity]:
+        return self._activity(self._adapter.hot_keys(limit, self.prefixes))
+
+    def missed_keys(self, limit: int = 20) -> Activity[KeyActivity]:
+        return self._activity(self._adapter.missed_keys(limit, self.prefixes))
+
+    def _activity(self, activity: Activity[KeyActivity]) -> Activity[KeyActivity]:
+        if not self.prefixes:
+            return activity
+        rows = [
+            row
+            for row in activity.rows
+            if not is_hidden(row.key, self.prefixes) and not self._structurally_hidden(row.raw_key)
+        ]
+        return dataclasses.replace(activity, rows=rows)
+
+    def families(self, limit: int = 20) -> Activity[FamilyActivity]:
+        """Families related to a hidden prefix are left out (:func:`family_is_hidden`); the
+        entries and sizes of the others do not count hidden keys."""
+        activity = self._adapter.families(limit, self.prefixes)
+        if not self.prefixes:
+            return activity
+        rows = [row for row in activity.rows if not family_is_hidden(row.family, self.prefixes)]
+        return dataclasses.replace(activity, rows=rows)
+
+    def reset_insight(self) -> None:
+        self._adapter.reset_insight()

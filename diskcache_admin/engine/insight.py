@@ -9,9 +9,10 @@ since the last batch and never leaves a half-written table.
 
 The tables stay bounded whatever the key space: each keeps the ``TOP`` keys (and ``TOP``
 families) with the largest *weight*, a count of sampled reads that halves every
-:data:`HALF_LIFE` seconds. A key that enters a full table starts from the weight of the row it
-pushes out (the Space-Saving algorithm), so a key read steadily but rarely per batch still
-climbs in; its displayed hits and misses start from zero. Values are never recorded, and keys
+:data:`HALF_LIFE` seconds; a table is pruned back to ``TOP`` rows when it reaches twice that. A
+key that enters the table starts from the heaviest weight pruned so far (the Space-Saving
+algorithm), so a key read steadily but rarely per batch still climbs in; its displayed hits and
+misses start from zero. Values are never recorded, and keys
 under a hidden prefix (``DISKCACHE_ADMIN_HIDDEN_PREFIXES``, passed down by the backend) are not
 recorded at all.
 
@@ -33,7 +34,7 @@ DEFAULT_SAMPLE_RATE: Final = 16
 DEFAULT_TOP: Final = 1000
 # A sampled read's weight halves after this many seconds (one day).
 HALF_LIFE: Final = 86_400.0
-# Between two statistics batches at most this many distinct keys (and families) wait in memory.
+# Between two statistics batches at most this many distinct keys wait in memory.
 # A batch is due every 10,000 reads, so at the default rate about 625 do; the bound matters only
 # when batches cannot be written (a read-only or busy store): new keys then wait for the next one.
 MAX_PENDING: Final = 10_000
@@ -193,8 +194,8 @@ class Sampler:
         self.top = options.top
         self.hidden = hidden
         self.family_of = family_of
-        self.rng = rng or random.Random()
-        self._span = 2 * self.rate - 1  # gaps 1 .. 2 * rate - 1  # sampling, not security: no secret depends on it
+        self.rng = rng or random.Random()  # sampling, not security: no secret depends on it
+        self._span = 2 * self.rate - 1  # gaps 1 .. 2 * rate - 1
         owner.insight.top = max(owner.insight.top, options.top)
 
     def next_gap(self) -> int:
@@ -281,15 +282,18 @@ def _prune(conn: sqlite3.Connection, table: str, column: str, top: int) -> None:
     (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     if count <= 2 * top:
         return
-    # Ties (newcomers all start from the same floor) go to the rows with more reads.
-    order = "ORDER BY weight DESC, hits + misses DESC"
-    (floor,) = conn.execute(
-        f"SELECT weight FROM {table} {order} LIMIT 1 OFFSET ?", (top,)
+    # The weight (and, among equal weights, the reads) of the first row beyond the bound: rows
+    # below it go. Ties (newcomers all start from the same floor) go to the rows with more
+    # reads; rows equal on both stay, a few more than ``top`` at most. One scan that deletes in
+    # place costs half of deleting a sorted list of keys.
+    floor, reads = conn.execute(
+        f"SELECT weight, hits + misses FROM {table}"
+        " ORDER BY weight DESC, hits + misses DESC LIMIT 1 OFFSET ?",
+        (top,),
     ).fetchone()
     conn.execute(
-        f"DELETE FROM {table} WHERE {column} IN"
-        f" (SELECT {column} FROM {table} {order} LIMIT -1 OFFSET ?)",
-        (top,),
+        f"DELETE FROM {table} WHERE weight < ? OR (weight = ? AND hits + misses < ?)",
+        (floor, floor, reads),
     )
     _set_meta(conn, _FLOOR + table, max(float(floor), _meta(conn, _FLOOR + table) or 0.0))
 

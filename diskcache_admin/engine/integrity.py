@@ -12,7 +12,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from .codec import DIGEST_SIZE, Mode, digest, int_content
+from .codec import Mode
 from .connection import delete_returning
 from .files import BadValueFile, Found, is_valid_name
 from .schema import FINGERPRINT
@@ -177,20 +177,14 @@ def _unverified_rows(
 
 
 def _bad_row(store: Store, row: tuple[Any, ...]) -> str | None:
-    (_, key, mode, signature, filename, size, stored_digest, expire_time, tag, user_key, prefix,
-     version, value) = row  # fmt: skip
-    if mode == Mode.INT:
-        if type(value) is not int or filename is not None:
-            return "its integer value is not an integer"
-        content = int_content(value)
-    elif not isinstance(stored_digest, bytes) or len(stored_digest) != DIGEST_SIZE:
-        return "it has no payload digest (an older version's entry, or forged)"
-    else:
-        content = stored_digest
-    if not store.codec.verify(
-        signature, key, user_key, prefix, version, expire_time, tag, mode, size, content
-    ):
-        return "its signature does not verify (never unpickled)"
+    # The signature is checked by the store's own code (what get/has_key trust), on the row
+    # without its key column: the layout Store.unverified_reason and payload_matches take.
+    entry_id, key, *signed = row
+    entry = (entry_id, *signed)
+    reason = store.unverified_reason(key, entry)
+    if reason is not None:
+        return reason
+    mode, filename, size, value = entry[1], entry[3], entry[4], entry[11]
     if mode == Mode.INT:
         return None
     payload = value
@@ -201,7 +195,7 @@ def _bad_row(store: Store, row: tuple[Any, ...]) -> str | None:
             return None  # deleted or overwritten since this SELECT began
         except OSError as exc:  # BadValueFile included
             return f"its value file cannot be used ({exc})"
-    if not isinstance(payload, bytes) or len(payload) != size or digest(payload) != stored_digest:
+    if not store.payload_matches(entry, payload):
         return "its payload does not match its signed digest (never unpickled)"
     return None
 

@@ -29,6 +29,10 @@ from .files import ValueFiles
 FLUSH_EVERY_OPS: Final = 10_000
 FLUSH_EVERY_SECONDS: Final = 5.0
 
+# Rejected entries a read in an event loop leaves for a worker thread to remove, at most (the
+# others are met, and left, again by a later read).
+MAX_DEFERRED_REPAIRS: Final = 100
+
 # A week of snapshots at the default five-minute interval.
 SNAPSHOTS_KEPT: Final = 2016
 
@@ -84,6 +88,9 @@ class Shared:
         # thread: only then may an event loop's thread open its own connection and read (the
         # first open may create the schema, a write). False again in a forked child.
         self.ready_for_loop_reads = False
+        # Rejected entries (key, row as read, reason) that a read in an event loop could not
+        # remove there (a write); a worker thread removes them (Store.repair_deferred).
+        self.deferred_repairs: list[tuple[str, tuple[object, ...], str]] = []
 
     def pending(self) -> bool:
         return bool(self.hits or self.misses or self.accessed or self.insight.samples)
@@ -100,6 +107,16 @@ class Shared:
         return (
             pending >= FLUSH_EVERY_OPS or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
         )
+
+    def defer_repair(self, key: str, row: tuple[object, ...], reason: str) -> None:
+        with self.lock:
+            if len(self.deferred_repairs) < MAX_DEFERRED_REPAIRS:  # a flood of bad rows
+                self.deferred_repairs.append((key, row, reason))
+
+    def take_deferred_repairs(self) -> list[tuple[str, tuple[object, ...], str]]:
+        with self.lock:
+            taken, self.deferred_repairs = self.deferred_repairs, []
+        return taken
 
     def postpone(self) -> None:
         """A due batch could not be written (busy, read-only): try again a batch later."""
@@ -118,12 +135,20 @@ class Shared:
         with self.lock:
             self.hits = self.misses = 0
 
-    def take_into(self, conn: sqlite3.Connection, clock: Callable[[], float]) -> Taken | None:
-        """Move the pending counts into ``conn``'s transaction; return what was taken.
+    def take_into(
+        self, conn: sqlite3.Connection, clock: Callable[[], float], *, everything: bool = False
+    ) -> Taken | None:
+        """Move the pending counts into ``conn``'s transaction when a batch is due (or
+        ``everything``, an explicit flush); return what was taken.
 
-        ``clock`` gives the time that starts the statistics if none were counted yet.
+        Not on every write: the counters row (and the insight tables) would then be one more
+        page in every write transaction's WAL, and a contended row for every process. Pending
+        LRU access times always go, so that an eviction in the transaction sees the latest
+        reads. ``clock`` gives the time that starts the statistics if none were counted yet.
         """
         if not (self.hits or self.misses or self.accessed or self.insight.samples):
+            return None
+        if not (everything or self.accessed or self.due()):
             return None
         with self.lock:
             hits, misses, accessed = self.hits, self.misses, self.accessed
@@ -207,6 +232,7 @@ def _after_fork_in_child() -> None:
     _registry_lock = threading.Lock()
     for shared in _registry.values():
         shared.ready_for_loop_reads = False  # the child opens its own connections
+        shared.deferred_repairs = []
         shared.lock = threading.Lock()
         shared.hits = shared.misses = 0
         shared.accessed = {}

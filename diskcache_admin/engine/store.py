@@ -18,7 +18,7 @@ from .connection import StoreLocked
 from .eviction import POLICIES, Limits
 from .files import BadValueFile
 from .schema import EXPIRED, FINGERPRINT
-from .statistics import SNAPSHOTS_KEPT, Shared, SnapshotRow, shared_for
+from .statistics import SNAPSHOTS_KEPT, Shared, SnapshotRow, shared_for, writes_deferred
 
 logger = logging.getLogger("diskcache_admin.engine")
 
@@ -703,17 +703,18 @@ class Store:
     def flush(self) -> None:
         """Write this process's pending statistics and access times now."""
         if self._shared.pending():
-            self._write(lambda conn: None)
+            self._write(lambda conn: None, flush=True)
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """A write transaction that also carries this process's pending counters."""
+    def _write(self, operation: Callable[[sqlite3.Connection], T], *, flush: bool = False) -> T:
+        """A write transaction that also carries this process's pending counters when a batch is
+        due (``flush``: whatever is pending), see ``Shared.take_into``."""
 
         def run(conn: sqlite3.Connection) -> T:
             # Pending access times go in first, so that an eviction inside ``operation`` sees the
             # latest reads (least-recently-used); a failed transaction puts the counts back.
-            taken = self._shared.take_into(conn, self.clock)
+            taken = self._shared.take_into(conn, self.clock, everything=flush)
             try:
                 if not self._claimed:
                     self._owned(conn)
@@ -766,6 +767,11 @@ class Store:
     def _note_access(self, entry_id: int) -> None:
         if self._lru:
             self._shared.accessed[entry_id] = self.clock()
+
+    def repair_deferred(self) -> None:
+        """Remove the rejected entries that reads in an event loop left (see ``_reject``)."""
+        for key, row, reason in self._shared.take_deferred_repairs():
+            self._reject(key, row, reason, repair=True)
 
     def flush_if_due(self) -> None:
         """Write pending statistics when a batch is due (cheap otherwise; never raises on busy)."""
@@ -909,6 +915,11 @@ class Store:
                 "Cache entry %r in %s is treated as a miss: %s.", key, self.directory, reason
             )
         if not repair:
+            return
+        if writes_deferred():
+            # A read in an event loop's thread never waits for the write lock: the removal is
+            # left to a worker thread (DiskCache's async reads call repair_deferred()).
+            self._shared.defer_repair(key, tuple(row), reason)
             return
 
         # Only the version that was read goes: a writer may have replaced it since, in place.

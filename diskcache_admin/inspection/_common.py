@@ -184,16 +184,6 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-# -- values ----------------------------------------------------------------------------------
-
-
-def type_name(value: object) -> str:
-    cls = type(value)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 # -- previews --------------------------------------------------------------------------------
 #
 # A preview is built by a walker of our own, under a budget, and never by ``repr()`` or
@@ -336,6 +326,14 @@ class _Walker:
     def room(self) -> int:
         return self.limit - self.length + 1
 
+    def cut_deep(self, depth: int, elided: str) -> bool:
+        """At PREVIEW_DEPTH, write ``elided`` in place of the value's parts and say so."""
+        if depth < PREVIEW_DEPTH:
+            return False
+        self.deepest_cut = True
+        self.write(elided)
+        return True
+
     # -- JSON: only exact dict/list/str/int/float/bool/None, like json.dumps(indent=2) -----
 
     def json(self, value: object, depth: int) -> None:
@@ -369,9 +367,7 @@ class _Walker:
         if not value:
             self.write(opening + closing)
             return
-        if depth >= PREVIEW_DEPTH:
-            self.deepest_cut = True
-            self.write(f"{opening}…{closing}")
+        if self.cut_deep(depth, f"{opening}…{closing}"):
             return
         self.path.add(id(value))
         inner = "\n" + "  " * (depth + 1)
@@ -484,9 +480,7 @@ class _Walker:
         if id(value) in self.path:
             self.write(f"{opening}...{closing}")  # a cycle, written as Python does
             return
-        if depth >= PREVIEW_DEPTH and base.__len__(value):
-            self.deepest_cut = True
-            self.write(f"{opening}…{closing}")
+        if base.__len__(value) and self.cut_deep(depth, f"{opening}…{closing}"):
             return
         self.path.add(id(value))
         self.write(opening)
@@ -505,10 +499,7 @@ class _Walker:
         self.write(name + "(" + opening)
         if id(value) in self.path:
             self.write("...")
-        elif depth >= PREVIEW_DEPTH:
-            self.deepest_cut = True
-            self.write("…")
-        else:
+        elif not self.cut_deep(depth, "…"):
             self.path.add(id(value))
             self.sequence(iter(iterate(value)), depth)
             self.path.discard(id(value))
@@ -552,9 +543,7 @@ class _Walker:
         if id(value) in self.path:
             self.write(f"{name}(...)")
             return
-        if depth >= PREVIEW_DEPTH:
-            self.deepest_cut = True
-            self.write(f"{name}(…)")
+        if self.cut_deep(depth, f"{name}(…)"):
             return
         self.path.add(id(value))
         self.write(name + "(")

@@ -7,8 +7,9 @@ and what it cannot do.
 What a read may change
 ----------------------
 The reads are ``stats``, ``keys``, ``iter_keys``, ``count_matching``, ``key_info``, ``peek``,
-``preview``, ``clear_preview``, ``check(fix=False)``, ``histograms``, ``snapshots`` and
-``latest_snapshot``; every other operation is a change and says so in its name. No read ever
+``preview``, ``clear_preview``, ``check(fix=False)``, ``histograms``, ``snapshots``,
+``latest_snapshot``, ``hot_keys``, ``missed_keys`` and ``families``; every other operation is a
+change and says so in its name. No read ever
 changes a value, an expiry, or the set of live entries, and none switches statistics on. What a
 read may still change is declared per adapter in :attr:`Adapter.read_effects`
 (a set of :class:`ReadEffect`):

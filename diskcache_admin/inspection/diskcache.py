@@ -33,6 +33,7 @@ from .base import (
     Order,
     Problem,
     Removal,
+    Row,
     Snapshot,
     Stats,
 )
@@ -333,19 +334,27 @@ class DiskCacheAdapter(Adapter):
         assert rate is not None
         return rate
 
-    def _key_activity(
-        self, misses: bool, limit: int, exclude: tuple[str, ...]
-    ) -> Activity[KeyActivity]:
+    def _activity(self, read: Callable[[Store, sqlite3.Connection], list[Row]]) -> Activity[Row]:
+        """An insight table: ``read(store, conn)`` gives its rows; what every table shares
+        (InsightUnavailable when off, empty before the store exists, engine errors as
+        InspectionError, the sampling method and since when) is said once here."""
         rate = self._require_insight()
         if self._absent():
             return Activity([], self._method(rate), rate, None)
         with self._errors():
             store = self.store
             conn = store.db.connection()
+            since = engine_insight.since(conn)
+            found = read(store, conn)
+        return Activity(found, self._method(rate), rate, since)
+
+    def _key_activity(
+        self, misses: bool, limit: int, exclude: tuple[str, ...]
+    ) -> Activity[KeyActivity]:
+        def read(store: Store, conn: sqlite3.Connection) -> list[KeyActivity]:
             rows = engine_insight.top_keys(
                 conn, misses=misses, limit=limit, exclude_prefixes=exclude
             )
-            since = engine_insight.since(conn)
             now = store.clock()
             found = []
             for row in rows:
@@ -364,7 +373,9 @@ class DiskCacheAdapter(Adapter):
                         size=entry.size if live and entry is not None else None,
                     )
                 )
-        return Activity(found, self._method(rate), rate, since)
+            return found
+
+        return self._activity(read)
 
     def hot_keys(
         self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
@@ -379,16 +390,9 @@ class DiskCacheAdapter(Adapter):
     def families(
         self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
     ) -> Activity[FamilyActivity]:
-        rate = self._require_insight()
-        if self._absent():
-            return Activity([], self._method(rate), rate, None)
-        with self._errors():
-            store = self.store
-            conn = store.db.connection()
-            rows = engine_insight.top_families(conn, limit=limit)
-            since = engine_insight.since(conn)
+        def read(store: Store, conn: sqlite3.Connection) -> list[FamilyActivity]:
             found = []
-            for row in rows:
+            for row in engine_insight.top_families(conn, limit=limit):
                 # Entries and bytes now, without the excluded (hidden) keys: a range of the
                 # family index, plus each entry's size.
                 now = browse.totals(
@@ -403,7 +407,9 @@ class DiskCacheAdapter(Adapter):
                         size=now.size,
                     )
                 )
-        return Activity(found, self._method(rate), rate, since)
+            return found
+
+        return self._activity(read)
 
     def reset_insight(self) -> None:
         with self._errors():

@@ -197,3 +197,22 @@ def record_cache_calls(
             raise AssertionError(
                 "Unexpected cache calls: " + "; ".join(wrong) + "\n" + calls.describe()
             )
+
+
+@contextmanager
+def assert_cache_calls(
+    *aliases: str,
+    hits: int | None = None,
+    misses: int | None = None,
+    sets: int | None = None,
+    deletes: int | None = None,
+    keys: set[str] | None = None,
+    internal: bool = False,
+) -> Iterator[CacheCalls]:
+    """Fail unless the block made exactly these cache calls (``None`` = not checked).
+
+    The ``cache_calls`` pytest fixture returns it; ``assertCacheCalls`` is it as a method.
+    """
+    expect = {"hits": hits, "misses": misses, "sets": sets, "deletes": deletes, "keys": keys}
+    with record_cache_calls(*aliases, expect=expect, internal=internal) as calls:
+        yield calls

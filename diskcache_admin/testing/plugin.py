@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -200,21 +200,6 @@ def cache_calls() -> Callable[..., AbstractContextManager[CacheCalls]]:
     ``with cache_calls("default", hits=1, misses=0) as calls: ...`` then
     ``calls.sets``, ``calls["default"].keys``...
     """
+    from .calls import assert_cache_calls
 
-    @contextmanager
-    def record(
-        *aliases: str,
-        hits: int | None = None,
-        misses: int | None = None,
-        sets: int | None = None,
-        deletes: int | None = None,
-        keys: set[str] | None = None,
-        internal: bool = False,
-    ) -> Iterator[CacheCalls]:
-        from .calls import record_cache_calls
-
-        expect = {"hits": hits, "misses": misses, "sets": sets, "deletes": deletes, "keys": keys}
-        with record_cache_calls(*aliases, expect=expect, internal=internal) as calls:
-            yield calls
-
-    return record
+    return assert_cache_calls

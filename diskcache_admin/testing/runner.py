@@ -21,7 +21,7 @@ from django.test.runner import DiscoverRunner, ParallelTestSuite, RemoteTestResu
 from diskcache_admin.conf import conf
 
 from . import isolation
-from .calls import CacheCalls, record_cache_calls
+from .calls import CacheCalls, assert_cache_calls, record_cache_calls
 
 
 class _ResetBeforeEachTest:
@@ -162,21 +162,8 @@ class CacheCallsAssertionsMixin:
         with record_cache_calls(*aliases, internal=internal) as calls:
             yield calls
 
-    @contextmanager
-    def assertCacheCalls(
-        self,
-        *aliases: str,
-        hits: int | None = None,
-        misses: int | None = None,
-        sets: int | None = None,
-        deletes: int | None = None,
-        keys: set[str] | None = None,
-        internal: bool = False,
-    ) -> Iterator[CacheCalls]:
-        """Fail unless the block made exactly these cache calls (``None`` = not checked)."""
-        expect = {"hits": hits, "misses": misses, "sets": sets, "deletes": deletes, "keys": keys}
-        with record_cache_calls(*aliases, expect=expect, internal=internal) as calls:
-            yield calls
+    # Fail unless the block made exactly these cache calls (``None`` = not checked).
+    assertCacheCalls = staticmethod(assert_cache_calls)
 
 
 class CacheIsolationTestCase(CacheCallsAssertionsMixin):

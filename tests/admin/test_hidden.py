@@ -134,7 +134,7 @@ def test_delete_selected_with_more_than_500_keys_spares_hidden_ones(
     prefixed.cache.set("user:1", "visible", 600)
     with_absent = delete(ABSENT, "otp000", "user:1")
 
-    assert with_secret == with_absent == (200, ["Deleted 1 key(s) from 'default'."])
+    assert with_secret == with_absent == (200, ["Deleted 1 key from “default”."])
     assert alive(prefixed)
     assert prefixed.cache.get("user:1") is None
 

@@ -25,11 +25,14 @@ pytestmark = pytest.mark.django_db
 
 STATS, KEYS, VALUES = "view_cache_stats", "view_cache_keys", "view_cache_values"
 DELETE, CLEAR, MAINTAIN = "delete_cache_keys", "clear_cache", "maintain_cache"
+# A key as memoize writes it: its page offers "invalidate this function".
+MEMO_KEY = "dca.memo:shop.price(product=42):" + "ab" * 20
 
 
 def pages(disk: Target) -> list[tuple[str, str, dict[str, Any], tuple[str, ...]]]:
     """``(method, url, data, permissions needed)`` for every view and action."""
     token = disk.token("k")
+    memo = disk.token(MEMO_KEY)
     confirm = {"confirm": "yes", "typed": "default", "k": [token], "tag": "t", "timeout": "0"}
     rows: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
         ("get", disk.url("detail"), {}, (STATS,)),
@@ -41,6 +44,8 @@ def pages(disk: Target) -> list[tuple[str, str, dict[str, Any], tuple[str, ...]]
         ("post", disk.url("delete_matching") + "?q=k", confirm, (KEYS, DELETE)),
         ("get", disk.url("touch", token), {}, (KEYS, MAINTAIN)),
         ("post", disk.url("touch", token), confirm, (KEYS, MAINTAIN)),
+        ("get", disk.url("invalidate", memo), {}, (KEYS, DELETE)),
+        ("post", disk.url("invalidate", memo), confirm, (KEYS, DELETE)),
     ]
     for slug, needed in (
         ("clear", CLEAR),
@@ -67,6 +72,7 @@ def call(client: Client, method: str, url: str, data: dict[str, Any]) -> Any:
 @pytest.fixture
 def seeded(disk: Target) -> Target:
     disk.cache.set("k", "value", 600, tag="t")  # type: ignore[call-arg]
+    disk.cache.set(MEMO_KEY, "memoized", 600)
     return disk
 
 

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -222,3 +223,34 @@ def test_a_forked_child_opens_the_store_off_the_loop_again(cache: DiskCache) -> 
     answer = os.read(read, 16)
     os.close(read)
     assert (status, answer) == (0, b"ok")
+
+
+def test_a_tampered_entry_read_in_the_loop_is_removed_by_a_worker_thread(
+    cache: DiskCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.set("victim", "honest value")
+    with closing(sqlite3.connect(os.path.join(cache.location, DB_NAME))) as conn, conn:
+        conn.execute("UPDATE entries SET value = ? WHERE key = ':1:victim'", (b"forged",))
+    store = cache.store
+    removals_in: list[int] = []
+    real_repair = store.repair_deferred
+
+    def recording_repair() -> None:
+        removals_in.append(threading.get_ident())
+        real_repair()
+
+    monkeypatch.setattr(store, "repair_deferred", recording_repair)
+
+    async def scenario() -> tuple[int, Any]:
+        await cache.aget("warm-up")
+        return threading.get_ident(), await cache.aget("victim", "miss")
+
+    loop_thread, value = asyncio.run(scenario())
+
+    assert value == "miss"
+    assert removals_in and loop_thread not in removals_in
+    assert cache.entry("victim") is None
+    with closing(sqlite3.connect(os.path.join(cache.location, DB_NAME))) as conn:
+        assert conn.execute("SELECT count(*) FROM entries WHERE key = ':1:victim'").fetchone() == (
+            0,
+        )

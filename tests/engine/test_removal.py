@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from diskcache_admin.engine import MISSING, KeyParts, Removal, Store, browse
+from diskcache_admin.engine import MISSING, KeyParts, Removal, Store, browse, statistics
 from diskcache_admin.engine.files import VALUES_DIR
 
 from .conftest import FakeClock
@@ -42,11 +42,14 @@ def filed(make_store: Callable[..., Store]) -> Store:
 
 
 @pytest.mark.usefixtures("no_timed_flush")
-def test_remove_matching_carries_pending_statistics_like_every_write(store: Store) -> None:
+def test_remove_matching_carries_a_due_batch_of_statistics_like_every_write(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     put(store, "user:1", 1)
     store.get("user:1")
     store.get("absent")
     assert counters(store)[2:] == (0, 0)  # counted in memory only
+    monkeypatch.setattr(statistics, "FLUSH_EVERY_SECONDS", 0.0)  # a batch is due
 
     removed = store.remove_matching(browse.Filter(search="user:"))
 

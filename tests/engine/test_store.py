@@ -473,11 +473,18 @@ def test_hits_and_misses_are_counted_in_memory_then_flushed(store: Store) -> Non
     assert (store.stats().hits, store.stats().misses) == (3, 2)
 
 
-def test_pending_counts_ride_along_with_the_next_write(store: Store) -> None:
+def test_pending_counts_ride_along_with_the_first_write_once_a_batch_is_due(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.get("a")
 
     put(store, "a", 1)
+    # Not due yet: a write does not carry them (the counters row would be one more page in
+    # every write's WAL).
+    assert counters_row(store)[3:5] == (0, 0)
 
+    monkeypatch.setattr(statistics, "FLUSH_EVERY_SECONDS", 0.0)  # due now
+    put(store, "a", 2)
     assert counters_row(store)[3:5] == (0, 1)
 
 

@@ -295,3 +295,27 @@ def test_hidden_settings_do_not_change_what_the_adapter_reports(disk_insight: Ad
     with override_settings(DISKCACHE_ADMIN_HIDDEN_PREFIXES=["sess:"]):
         read(disk_insight, "sess:1", "page:1")
     assert {row.key for row in disk_insight.missed_keys().rows} == {"page:1"}
+
+
+def double(number: int) -> int:
+    return number * 2
+
+
+def test_memoized_functions_appear_under_their_readable_label(disk_insight: Adapter) -> None:
+    from diskcache_admin.decorators import memoize
+
+    cached = memoize(60, cache="disk", stampede=False)(double)
+    for _ in range(3):
+        assert cached(21) == 42
+    caches["disk"].store.flush()
+
+    hot = disk_insight.hot_keys().rows
+    missed = disk_insight.missed_keys().rows
+    families = [row.family for row in disk_insight.families().rows]
+
+    assert len(hot) == 1
+    assert "double" in hot[0].key
+    assert "21" in hot[0].key
+    assert (hot[0].hits, hot[0].present) == (2, True)
+    assert [row.key for row in missed] == [hot[0].key]  # the first call missed
+    assert any("double" in family for family in families)

@@ -105,51 +105,48 @@ def positive_int(text: str) -> int:
     return number
 
 
-def seconds_arg(text: str) -> float:
-    """A finite number of seconds, zero or more."""
+def _seconds(text: str, not_a_number: str, negative: str) -> float:
+    """A finite number of seconds, zero or more; else the given message (``%(text)s``)."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
     if not math.isfinite(seconds):
-        raise argparse.ArgumentTypeError(
-            _("%(text)s is not a number of seconds") % {"text": render.quote(text)}
-        )
+        raise argparse.ArgumentTypeError(not_a_number % {"text": render.quote(text)})
     if seconds < 0:
-        raise argparse.ArgumentTypeError(
-            _("%(text)s is a negative number of seconds") % {"text": render.quote(text)}
-        )
+        raise argparse.ArgumentTypeError(negative % {"text": render.quote(text)})
     return seconds
+
+
+def seconds_arg(text: str) -> float:
+    """A finite number of seconds, zero or more."""
+    return _seconds(
+        text,
+        _("%(text)s is not a number of seconds"),
+        _("%(text)s is a negative number of seconds"),
+    )
 
 
 def timeout_arg(text: str) -> float | None:
     """Seconds (0 or more), or ``never``/``none`` for an entry that does not expire."""
     if text.strip().lower() in NEVER:
         return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds):
-        raise argparse.ArgumentTypeError(
-            _("%(text)s is not a number of seconds (or 'never')") % {"text": render.quote(text)}
-        )
-    if seconds < 0:
+    return _seconds(
+        text,
+        _("%(text)s is not a number of seconds (or 'never')"),
         # Django would store an entry that is already expired; "expires in -5 s" is a typo.
-        raise argparse.ArgumentTypeError(
-            _(
-                "%(text)s is a negative number of seconds (0 stores an entry that expires at "
-                "once, 'never' one that does not expire)"
-            )
-            % {"text": render.quote(text)}
-        )
-    return seconds
+        _(
+            "%(text)s is a negative number of seconds (0 stores an entry that expires at "
+            "once, 'never' one that does not expire)"
+        ),
+    )
 
 
 class Command(BaseCommand):
     help = (
         "Read, write and maintain a cache alias: get, set, store, delete, expire, evict, clear, "
-        "path, check, stats, keys, snapshot, audit. Run 'cache SUBCOMMAND --help' for each one. "
+        "path, check, stats, keys, top, snapshot, audit. Run 'cache SUBCOMMAND --help' for each "
+        "one. "
         "Django's options (--settings, --traceback, -v, ...) may also follow the subcommand."
     )
     # A maintenance tool must keep working on the healthy aliases while another alias (or an
@@ -457,6 +454,25 @@ class Command(BaseCommand):
                 returncode=EXIT_FAILED,
             ) from exc
 
+    def remove_with_progress(
+        self,
+        adapter: Adapter,
+        action: str,
+        what: str,
+        operation: Callable[..., Removal],
+        *,
+        total: int | Callable[[], int | None] | None = None,
+        stopped: str | None = None,
+        **kwargs: Any,
+    ) -> Removal:
+        """``operation(**kwargs)`` (expire, evict, clear) under a progress bar labelled ``what``;
+        Ctrl-C goes to :meth:`interrupted`, which names it ``stopped`` (default ``what``)."""
+        with self.progress(what, total=total) as bar:
+            try:
+                return call_with_progress(operation, bar, **kwargs)
+            except KeyboardInterrupt:
+                self.interrupted(adapter, action, bar, stopped or what)
+
     def interrupted(self, adapter: Adapter, action: str, progress: Progress, what: str) -> NoReturn:
         """Record and report an operation stopped by Ctrl-C, then exit with status 130."""
         if not progress.tracked:
@@ -647,13 +663,13 @@ class Command(BaseCommand):
     def do_expire(self, options: dict[str, Any]) -> None:
         adapter = self.adapter(options["alias"])
         self.writing(adapter, Capability.EXPIRE)
-        with self.progress(
-            _("Purging expired entries"), total=lambda: self.expired(adapter)
-        ) as bar:
-            try:
-                removal = call_with_progress(adapter.expire, bar)
-            except KeyboardInterrupt:
-                self.interrupted(adapter, "expire", bar, _("Purging expired entries"))
+        removal = self.remove_with_progress(
+            adapter,
+            "expire",
+            _("Purging expired entries"),
+            adapter.expire,
+            total=lambda: self.expired(adapter),
+        )
         summary = _("Purged expired entries from %(cache)s: %(removed)s.") % {
             "cache": self.describe(adapter),
             "removed": self.removed(removal),
@@ -679,11 +695,7 @@ class Command(BaseCommand):
         self.writing(adapter, Capability.EVICT_TAG)
         tag = options["tag"]
         what = _("Evicting tag %(tag)s") % {"tag": render.quote(tag)}
-        with self.progress(what) as bar:
-            try:
-                removal = call_with_progress(adapter.evict, bar, tag=tag)
-            except KeyboardInterrupt:
-                self.interrupted(adapter, "evict", bar, what)
+        removal = self.remove_with_progress(adapter, "evict", what, adapter.evict, tag=tag)
         summary = _("Evicted tag %(tag)s from %(cache)s: %(removed)s.") % {
             "tag": render.quote(tag),
             "cache": self.describe(adapter),
@@ -723,13 +735,14 @@ class Command(BaseCommand):
                 _("This removes %(going)s from %(scope)s.") % {"going": going, "scope": scope},
                 _("Clear cancelled"),
             )
-        with self.progress(
-            _("Clearing %(alias)s") % {"alias": render.escape(adapter.alias)}, total=preview.count
-        ) as bar:
-            try:
-                removal = call_with_progress(adapter.clear, bar)
-            except KeyboardInterrupt:
-                self.interrupted(adapter, "clear", bar, _("Clearing"))
+        removal = self.remove_with_progress(
+            adapter,
+            "clear",
+            _("Clearing %(alias)s") % {"alias": render.escape(adapter.alias)},
+            adapter.clear,
+            total=preview.count,
+            stopped=_("Clearing"),
+        )
         summary = _("Cleared %(cache)s: removed %(removed)s.") % {
             "cache": self.describe(adapter),
             "removed": self.removed(removal),
