@@ -35,6 +35,8 @@ MISSING_PAIRS = $(strip $(foreach p,$(PAIRS),$(if $(call pair_python,$(p)),,$(p)
 # fresh-project test (the built wheel in a new venv).
 PAIR_PYTEST := -m pytest -n 2 -q -m 'not browser and not fresh' -p no:cacheprovider
 
+VERSIONS := 'import sys, django; print("Python", sys.version.split()[0], "Django", django.get_version())'
+
 .PHONY: demo test lint matrix pairs-available bench stress clean \
   $(PAIRS:%=pair-%)
 
@@ -65,13 +67,17 @@ demo: $(STAMP)
 # The whole suite: lint, types, the project's tests with branch coverage and the browser tests,
 # Django's own cache conformance suite, the docs site (warnings are errors), the sdist and wheel
 # with twine's check of what PyPI will show; then the tests and conformance on every pair.
+# Each stage starts with a "== HH:MM:SS" line, so a log shows where the time goes.
 test: pairs-available $(STAMP)
+	@echo "== $$(date +%T) lint and types"
 	$(PY) -m ruff check diskcache_admin tests testproject benchmarks
 	$(PY) -m ruff format --check diskcache_admin tests testproject benchmarks
 	$(PY) -m mypy
-	$(PY) -c "import sys, django; print('main run: Python', sys.version.split()[0], 'Django', django.get_version())"
+	@echo "== $$(date +%T) main run: $$($(PY) -c $(VERSIONS))"
 	$(PY) -m pytest -n 2 --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+	@echo "== $$(date +%T) main run: conformance"
 	$(PY) -m tests.conformance
+	@echo "== $$(date +%T) docs and packages"
 	@$(MAKE) --no-print-directory docs dist
 	@$(MAKE) --no-print-directory $(PAIRS:%=pair-%)
 
@@ -97,9 +103,10 @@ pairs-available:
 $(PAIRS:%=pair-%): pair-%:
 	@if [ -z "$(call pair_python,$*)" ]; then exit 0; fi; \
 	  $(MAKE) --no-print-directory .venv-$*/.installed && \
-	  echo "== pair $*: $$(.venv-$*/bin/python -c 'import sys, django; print("Python", sys.version.split()[0], "Django", django.get_version())')" && \
+	  echo "== $$(date +%T) pair $*: $$(.venv-$*/bin/python -c $(VERSIONS))" && \
 	  echo ".venv-$*/bin/python $(PAIR_PYTEST)" && \
 	  .venv-$*/bin/python $(PAIR_PYTEST) && \
+	  echo "== $$(date +%T) pair $*: conformance" && \
 	  echo ".venv-$*/bin/python -m tests.conformance" && \
 	  .venv-$*/bin/python -m tests.conformance
 

@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -742,6 +742,8 @@ def workers_process(
         for key in zipf_keys(random.Random(seed), keys, PLAN_LENGTH)
     ]
     values = [worker_value(rng, sizes) for _ in range(64)]
+    # diskcache's DjangoCache.set returns False for a write it gave up on; Django's says None.
+    store: Callable[[str, Any], Any] = cache.set
     cache.get(plan[0][0])  # open the connections before the clock starts
     latencies = array("d")
     errors = misses = 0
@@ -756,7 +758,7 @@ def workers_process(
         key, write = plan[index & (PLAN_LENGTH - 1)]
         try:
             if write:
-                if cache.set(key, values[index & 63]) is False:  # diskcache: a lost write
+                if store(key, values[index & 63]) is False:  # diskcache: a lost write
                     errors += 1
             elif cache.get(key) is None:
                 misses += 1
@@ -974,12 +976,7 @@ def workers_table(
                     f" (median {statistics.median(figures):,.0f})"
                 )
             lines.append(f"* {workload}, {processes} process(es): {'; '.join(cells)}")
-    samples = {
-        sample
-        for cell in runs.values()
-        for run in cell
-        for sample in run.samples
-    }
+    samples = {sample for cell in runs.values() for run in cell for sample in run.samples}
     if samples:
         lines += ["", "Error samples:", ""] + [f"* {s}" for s in sorted(samples)[:MAX_REPORTED]]
     return "\n".join(lines) + "\n"

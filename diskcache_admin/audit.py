@@ -27,7 +27,6 @@ from .models import AuditEntry, Cache
 Via = Literal["admin", "cli"]
 
 
-
 def current_os_user() -> str:
     """The login name of the process, for records made from the command line."""
     try:

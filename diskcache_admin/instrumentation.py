@@ -306,7 +306,20 @@ def _wrapper(
             outcome.result = original(*args, **kwargs)
         return outcome.result
 
+    _keep_identity(wrapper, original)
     return wrapper
+
+
+def _keep_identity(wrapper: Callable[..., Any], original: Callable[..., Any]) -> None:
+    """Let ``wrapper`` answer ``__func__`` as the bound method it shadows does.
+
+    Django (6.1's ``aget_or_set``, ``aget_many``, ``ahas_key``) asks
+    ``self.get_or_set.__func__ is BaseCache.get_or_set`` to choose its code path: without this,
+    recording would raise AttributeError there, or change which path the code under test takes.
+    """
+    func = getattr(original, "__func__", None)
+    if func is not None:
+        wrapper.__func__ = func  # type: ignore[attr-defined]
 
 
 def _async_wrapper(
@@ -323,6 +336,7 @@ def _async_wrapper(
             outcome.result = await original(*args, **kwargs)
         return outcome.result
 
+    _keep_identity(wrapper, original)
     return wrapper
 
 

@@ -9,8 +9,9 @@ the cache utilities and template responses (``MIDDLEWARE_CASES``), which Django 
 LocMemCache, with every alias turned into a DiskCache. Nothing of Django's test code is kept in
 this repository.
 
-Set ``DISKCACHE_ADMIN_DJANGO_SDIST`` to a downloaded ``django-<version>.tar.gz`` to run offline
-(only the installed version's archive is accepted).
+The archive is kept in ``~/.cache/django-diskcache-admin/django-sdists/`` (``$XDG_CACHE_HOME``
+if set) and reused by later runs. Set ``DISKCACHE_ADMIN_DJANGO_SDIST`` to a downloaded
+``django-<version>.tar.gz`` to run offline (only the installed version's archive is accepted).
 Without network the run is skipped (exit status 0) on a developer machine and fails under
 ``CI=true``. Any failure or error exits with status 1.
 
@@ -20,6 +21,7 @@ Tests skipped on purpose, and why (the runner skips exactly these, and nothing e
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -46,8 +48,18 @@ def _in_ci() -> bool:
     return bool(os.environ.get("CI"))
 
 
+def kept_sdists() -> Path:
+    """Where downloaded source distributions are kept between runs, one file per version."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "django-diskcache-admin", "django-sdists")
+
+
 def download_sdist(version: str, into: Path) -> Path:
-    """Download ``django==version`` as a source distribution into ``into``."""
+    """``django==version``'s source distribution: given, kept from an earlier run, or downloaded.
+
+    A release's files never change on the package index, so a kept copy is reused as it is
+    (``make test`` runs this once for each supported Django, every time).
+    """
     given = os.environ.get(SDIST_ENV)
     if given:
         if not os.path.isfile(given):
@@ -56,6 +68,21 @@ def download_sdist(version: str, into: Path) -> Path:
         if os.path.basename(given).lower() != f"django-{version}.tar.gz":
             raise Unavailable(f"{SDIST_ENV}={given!r} is not django-{version}.tar.gz")
         return Path(given)
+    kept = kept_sdists() / f"django-{version}.tar.gz"
+    if kept.is_file():
+        return kept
+    archive = _download(version, into)
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f"{kept.name}.{os.getpid()}.part")
+        shutil.copyfile(archive, partial)
+        os.replace(partial, kept)  # whole or not at all, even with runs side by side
+    except OSError:
+        pass  # a read-only home: the next run downloads it again
+    return archive
+
+
+def _download(version: str, into: Path) -> Path:
     command = [
         sys.executable,
         "-m",

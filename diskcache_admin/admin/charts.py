@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from .helpers import display_key
 
@@ -56,7 +57,10 @@ def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
     )
     if not buckets:
         body = format_html(
-            '<text class="dca-value" x="{}" y="{}">No data</text>', LABEL_WIDTH, BAR_HEIGHT
+            '<text class="dca-value" x="{}" y="{}">{}</text>',
+            LABEL_WIDTH,
+            BAR_HEIGHT,
+            gettext("No data"),
         )
     return format_html(
         '<svg class="dca-chart" role="img" aria-label="{}" width="{}" height="{}" '
@@ -80,10 +84,11 @@ def line_chart(
     if not points:
         return format_html(
             '<svg class="dca-chart" role="img" aria-label="{}" width="{}" height="40" '
-            'xmlns="http://www.w3.org/2000/svg"><text class="dca-value" x="0" y="24">No data'
+            'xmlns="http://www.w3.org/2000/svg"><text class="dca-value" x="0" y="24">{}'
             "</text></svg>",
             title,
             width,
+            gettext("No data"),
         )
     step = inner_w / max(len(points) - 1, 1)
     coords = [

@@ -12,7 +12,6 @@ from django.contrib.admin import AdminSite
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
@@ -546,12 +545,13 @@ class CacheViews:
             removal, error = _attempt(lambda: adapter.delete_matching(query))
             if removal is not None:
                 summary = helpers.amount(removal.count, removal.size)
-                kind = "function" if owner.kind == "function" else "view"
                 _record(
                     request,
                     alias,
                     "invalidate",
-                    f"Invalidated the {kind} {name}: deleted {summary}",
+                    gettext("Invalidated the {what}: deleted {amount}").format(
+                        what=what, amount=summary
+                    ),
                 )
                 messages.success(
                     request,
@@ -667,14 +667,17 @@ class CacheViews:
     def deletion_summary(entries: list[tuple[str, str, KeyInfo | None]], deleted: int) -> str:
         """The audit text of a key deletion: it names the keys (escaped, cut, at most five).
 
-        Audit texts are written in English, like the command line's, whatever the language of
-        the page: the trail is read and searched as one log.
+        Like every text of the admin it is in the page's language (the maintenance actions'
+        texts are too); the keys in it stay as they are, so the trail is searched by key.
         """
         if len(entries) == 1:
-            return f"Deleted key {helpers.quoted(entries[0][1], 200)}"
+            return gettext("Deleted key {key}").format(key=helpers.quoted(entries[0][1], 200))
         shown = ", ".join(helpers.quoted(key, 80) for _, key, _ in entries[:5])
-        more = f" and {len(entries) - 5} more" if len(entries) > 5 else ""
-        return f"Deleted {deleted} of {len(entries)} selected keys: {shown}{more}"
+        if len(entries) > 5:
+            shown = gettext("{keys} and {count} more").format(keys=shown, count=len(entries) - 5)
+        return gettext("Deleted {deleted} of {count} selected keys: {keys}").format(
+            deleted=deleted, count=len(entries), keys=shown
+        )
 
     @staticmethod
     def selected(
@@ -744,9 +747,15 @@ class CacheViews:
         if request.method == "POST" and confirm.is_valid():
             removal, error = _attempt(lambda: adapter.delete_matching(query))
             if removal is not None:
-                with translation.override("en"):  # audit texts are English (deletion_summary)
-                    logged = f"Deleted {helpers.amount(removal.count, removal.size)} matching"
-                    _record(request, alias, "delete_matching", f"{logged} {self.describe(query)}")
+                _record(
+                    request,
+                    alias,
+                    "delete_matching",
+                    gettext("Deleted {amount} matching {criteria}").format(
+                        amount=helpers.amount(removal.count, removal.size),
+                        criteria=self.describe(query),
+                    ),
+                )
                 messages.success(
                     request,
                     gettext("Deleted {amount} from {alias}.").format(
@@ -809,6 +818,7 @@ class CacheViews:
             if exists is False:
                 raise Http404(gettext("No such key."))
         key_url = self.url("key", alias, token)
+        shown_key = adapter.user_key(raw_key) if adapter is not None else raw_key
         context = self.context(
             request,
             gettext("Change expiry"),
@@ -816,7 +826,7 @@ class CacheViews:
             error=error,
             crumbs=[
                 (gettext("Keys"), self.url("keys", alias)),
-                (helpers.short(helpers.display_key(raw_key), 60), key_url),
+                (helpers.short(helpers.display_key(shown_key), 60), key_url),
                 (gettext("Expiry"), None),
             ],
             raw_key=helpers.short(helpers.display_key(raw_key), 2000),
@@ -846,8 +856,12 @@ class CacheViews:
                     else gettext("expires in {seconds:g} s").format(seconds=timeout)
                 )
                 shown = helpers.quoted(raw_key, 200)
-                logged = "never expires" if timeout is None else f"expires in {timeout:g} s"
-                _record(request, alias, "touch", f"Key {shown} now {logged}")
+                _record(
+                    request,
+                    alias,
+                    "touch",
+                    gettext("Key {key} now {when}").format(key=shown, when=when),
+                )
                 messages.success(request, gettext("The key now {when}.").format(when=when))
                 return HttpResponseRedirect(key_url)
         return self.render(request, "touch.html", context)
@@ -863,7 +877,7 @@ class CacheViews:
         detail_url = self.url("detail", alias)
         context = self.context(
             request,
-            f"{action.title}: {alias}",
+            gettext("{action}: {alias}").format(action=action.title, alias=alias),
             alias=alias,
             error=error,
             crumbs=[(action.title, None)],
@@ -899,7 +913,7 @@ class CacheViews:
             done, error = _attempt(lambda: action.perform(adapter, tag))
             if error is None and done is not None:
                 _record(request, alias, action.audit_name, done)
-                messages.success(request, f"{alias}: {done}")
+                messages.success(request, gettext("{alias}: {done}").format(alias=alias, done=done))
                 return HttpResponseRedirect(detail_url)
             context["error"] = error
         statement, error = _attempt(lambda: action.statement(adapter, tag))

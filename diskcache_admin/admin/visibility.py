@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
+from django.utils.translation import gettext
+
 from ..conf import conf
 from ..inspection import (
     Activity,
@@ -295,8 +297,10 @@ class VisibleAdapter:
             return self._adapter.evict(tag)
         if not self._adapter.can(Capability.SEARCH):
             raise InspectionError(
-                f"Cache {self.alias!r} cannot evict a tag while sparing the keys under"
-                " DISKCACHE_ADMIN_HIDDEN_PREFIXES."
+                gettext(
+                    "Cache {alias} cannot evict a tag while sparing the keys under"
+                    " DISKCACHE_ADMIN_HIDDEN_PREFIXES."
+                ).format(alias=repr(self.alias))
             )
         return self._adapter.delete_matching(self._query(KeyQuery(tag=tag)))
 

@@ -148,7 +148,14 @@ def argument_label(value: Any, depth: int = 0, limit: int = 400) -> str:
             parts = sorted(argument_label(item, depth + 1) for item in value)
         else:
             opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
-            parts = [argument_label(item, depth + 1) for item in value]
+            parts = []
+            length = 0
+            for item in value:  # in order, so it can stop early: the text is cut anyway
+                if length > limit:
+                    parts.append("…")
+                    break
+                parts.append(argument_label(item, depth + 1))
+                length += len(parts[-1]) + 1
         text = opening + ",".join(parts) + closing
         return text if len(text) <= limit else text[: limit - 1] + "…"
     method = getattr(type(value), "__cache_key__", None)

@@ -194,7 +194,11 @@ class CachePolicy:
         return labelled_key(self.cache, VIEW, self.owner, base, _digest(base))
 
     def storage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
-        """The cache key the response is stored under (hashed; it names a key generation)."""
+        """The cache key the response is stored under: ``dca.view:<pattern>[<key_for>]:<hash>``.
+
+        The hash covers the readable key and, with ``vary_on`` parts, the key's generation
+        (see :mod:`diskcache_admin.decorators.keys`).
+        """
         base = self.base_key(request, *args, **kwargs)
         if base is None:
             return None

@@ -31,10 +31,12 @@ WRITE_LOCK_NAME = "write.lock"
 # its fsyncs (measured with 2 processes: COMMIT 30 us at the median, 0.4-4 ms at p99, and
 # write.lock waits of 100-150 us a write). A passive checkpoint never waits for, nor blocks, a
 # writer or a reader. A process runs one every so many of its write transactions, adjusted after
-# each so that a checkpoint copies about CHECKPOINT_PAGES pages, as SQLite's automatic one does
-# (two fsyncs per checkpoint: many small ones would cost more than they save).
+# each so that a checkpoint copies about CHECKPOINT_PAGES pages. Each checkpoint costs two fsyncs
+# whatever its size, and on a busy disk they are most of a write's cost: 4,000 pages (a WAL of up
+# to 16 MiB) did 1.2-1.6x the sets per second of SQLite's default 1,000 (strace: a third of the
+# fdatasync calls; docs/benchmarks.rst).
 CHECKPOINT_EVERY_WRITES = 64  # the first interval
-CHECKPOINT_PAGES = 1000
+CHECKPOINT_PAGES = 4000
 # SQLite's automatic checkpoint stays as a safety net, at a larger WAL (pages of 4 KiB): one huge
 # transaction, or passive checkpoints that keep finding readers in the way.
 AUTOCHECKPOINT_PAGES = 8000

@@ -86,29 +86,28 @@ def test_invalidation_needs_a_post_with_a_token(target: Target, superuser: Any) 
     assert target.cache.get(price.cache_key(42)) is not None
 
 
+@LISTING
 def test_invalidating_a_view_drops_its_pages_and_generation_tokens(
-    admin_client: Client, disk: Target
+    admin_client: Client, target: Target
 ) -> None:
-    config = {**disk.caches, "target": disk.caches["default"]}
-    with override_settings(CACHES=config):
-        rf = RequestFactory()
-        keys = []
-        for slug, page in (("chess", 1), ("chess", 2), ("go", 1)):
-            key = shop.cache_policy.storage_key(rf.get(f"/?page={page}"), slug=slug)
-            assert key is not None
-            disk.cache.set(key, {"status": 200})
-            keys.append(key)
-        disk.cache.set("user:1", 1)
-        url = disk.url("invalidate", disk.token(keys[0]))
-        body = admin_client.get(url).content.decode()
-        assert "view “shop:{slug}”" in body
-        assert "5 entries" in body  # three pages and two generation tokens
-        admin_client.post(url, {"confirm": "yes"})
-        assert [disk.cache.get(key) for key in keys] == [None] * 3
-        assert disk.cache.get("user:1") == 1
-        # New requests get a new generation, so a page stored before cannot come back.
-        fresh = shop.cache_policy.storage_key(rf.get("/?page=1"), slug="chess")
-        assert fresh != keys[0]
+    rf = RequestFactory()
+    keys = []
+    for slug, page in (("chess", 1), ("chess", 2), ("go", 1)):
+        key = shop.cache_policy.storage_key(rf.get(f"/?page={page}"), slug=slug)
+        assert key is not None
+        target.cache.set(key, {"status": 200})
+        keys.append(key)
+    target.cache.set("user:1", 1)
+    url = target.url("invalidate", target.token(keys[0]))
+    body = admin_client.get(url).content.decode()
+    assert "view “shop:{slug}”" in body
+    assert "5 entries" in body  # three pages and two generation tokens
+    admin_client.post(url, {"confirm": "yes"})
+    assert [target.cache.get(key) for key in keys] == [None] * 3
+    assert target.cache.get("user:1") == 1
+    # New requests get a new generation, so a page stored before cannot come back.
+    fresh = shop.cache_policy.storage_key(rf.get("/?page=1"), slug="chess")
+    assert fresh != keys[0]
 
 
 @override_settings(

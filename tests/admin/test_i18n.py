@@ -27,6 +27,7 @@ from django.utils import translation
 from django.utils.translation import templatize
 
 import diskcache_admin
+from diskcache_admin import audit
 from diskcache_admin.decorators import memoize
 from tests.conftest import skip_or_fail_unless
 
@@ -342,6 +343,7 @@ def test_the_pseudo_catalog_is_in_use(pseudo_client: Client, disk: Target) -> No
 def test_every_page_shows_its_words_translated(pseudo_client: Client, target: Target) -> None:
     target.cache.set("user:1", {"name": "Ada"}, 3600)
     price(42)
+    audit.record(alias="target", action="clear", summary="Cleared", via="cli", os_user="cron")
     memo_key = price.cache_key(42)
     pages: dict[str, Any] = {
         "caches": pseudo_client.get("/admin/diskcache_admin/cache/"),
@@ -357,7 +359,7 @@ def test_every_page_shows_its_words_translated(pseudo_client: Client, target: Ta
     }
     if target.kind != "filebased":  # it cannot list keys, so it offers no invalidation
         pages["invalidate"] = pseudo_client.get(target.url("invalidate", target.token(memo_key)))
-    audit = pages.pop("audit").content.decode()
+    trail = pages.pop("audit").content.decode()
     problems = {}
     for name, response in pages.items():
         assert response.status_code == 200, (name, response.status_code)
@@ -367,7 +369,7 @@ def test_every_page_shows_its_words_translated(pseudo_client: Client, target: Ta
     assert problems == {}
     # The audit list is Django's change list (Django's catalog has its words): ours are there.
     for ours in ("cache alias", "action", "made from", "what happened", "cache audit entries"):
-        assert f"{OPEN}{ours}{CLOSE}" in audit
+        assert f"{OPEN}{ours}{CLOSE}" in trail
 
 
 def test_messages_are_translated(pseudo_client: Client, disk: Target) -> None:

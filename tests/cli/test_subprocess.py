@@ -166,3 +166,28 @@ def test_redis_round_trip(database: str, redis_server: str, redis_prefix: str) -
     assert (got.returncode, got.stdout) == (0, b"\x00hello\xff")
     assert cleared.returncode == 0, cleared.stderr
     assert redis_client().exists(f"{redis_prefix}:1:greeting") == 0
+
+
+@pytest.mark.parametrize("args", [("stats",), ("stats", "--json"), ("path",), ("keys",)])
+def test_a_reader_that_is_gone_gets_no_traceback(
+    database: str, tmp_cache_dir: str, args: tuple[str, ...]
+) -> None:
+    """`cache stats | head -1` when head has already left: a quiet stop, as Unix tools do."""
+    cache = DiskCache(tmp_cache_dir, {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+    cache.set("a-key", "a value")
+    cache.close()
+    with subprocess.Popen(
+        [sys.executable, "-m", "django", "cache", *args],
+        env=environment(database, {"default": backend_config("diskcache", tmp_cache_dir, "")}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.close()  # before the command has written anything
+        stderr = process.stderr.read()
+        status = process.wait(timeout=60)
+
+    assert b"Traceback" not in stderr, stderr
+    assert b"BrokenPipe" not in stderr, stderr
+    assert status == 0, stderr

@@ -132,3 +132,17 @@ def test_nothing_recorded_yet(tmp_path: Path) -> None:
     ):
         out = run("top", "empty").out
     assert "nothing recorded yet" in out
+
+
+def test_lfu_rows_show_the_counter_instead_of_hits() -> None:
+    from diskcache_admin.inspection import Activity, KeyActivity
+    from diskcache_admin.management.cli import render
+
+    activity = Activity(
+        [KeyActivity("user:7", ":1:user:7", score=45.0), KeyActivity("a\x1b", ":1:a\x1b", score=6)],
+        "Redis LFU counters (OBJECT FREQ)",
+    )
+
+    rows = render.activity_rows(activity)
+
+    assert rows == [["LFU counter", "key"], ["45", "user:7"], ["6", "a\\x1b"]]

@@ -334,3 +334,17 @@ async def test_async_calls_are_recorded_once_as_their_synchronous_twin(alias: st
         ("incr_version", (True,)),
         ("get", (False,)),
     ]
+
+
+def test_recording_keeps_the_identity_django_checks_for_overrides() -> None:
+    """Django 6.1's ``aget_or_set`` asks ``self.get_or_set.__func__``: it must still answer."""
+    from django.core.cache.backends.base import BaseCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from diskcache_admin import instrumentation
+
+    cache = LocMemCache("identity-check", {})
+    instrumentation.instrument(cache, "identity-check")
+    assert cache.get_or_set.__func__ is BaseCache.get_or_set
+    assert cache.get.__func__ is LocMemCache.get
+    assert cache.aget.__func__ is LocMemCache.aget

@@ -322,6 +322,10 @@ class Command(BaseCommand):
         try:
             self.check_text_arguments(options)
             self.dispatch(options)
+            self._stdout_stream.flush()  # a closed pipe fails here, not at interpreter exit
+        except BrokenPipeError:
+            # `cache stats | head` (every subcommand, not only the keys listing).
+            self.reader_went_away()
         except CommandError as exc:
             # The last line of defence: whatever a message quotes, nothing in it reaches the
             # terminal raw (escaping is idempotent on the parts already escaped).
