@@ -5,31 +5,37 @@ PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) \
   $(shell command -v python$(1) 2>/dev/null))
 
-# `make test` runs every supported (Python, Django) pair. The main run is the default .venv
-# (lint, types, coverage, the browser tests, the one `make demo` uses) on Python 3.11, the pip
-# resolver giving it the newest Django 3.11 can have (5.2); the other pairs each get a venv of
-# their own (.venv-<pair>) with their Django pinned: the oldest pair, Django 6.0, the newest pair.
-# Keep these lines, pyproject.toml's classifiers and Django range, and the Requirements paragraph
-# of README.rst and docs/installation.rst in step (tests/test_readme.py compares them).
-MAIN_PYTHON := 3.11
-PAIRS := py310-dj52 py312-dj60 py313-dj61
+# The supported (Python, Django) pairs. `make test` runs the newest pair as its main run (the
+# default .venv: lint, types, coverage, the browser and fresh-project tests, the one `make demo`
+# uses), Python 3.13 with the newest Django pip gives it (6.1), and the oldest pair beside it
+# (.venv-py310-dj52, Django pinned). CI (.ci/run) adds the pairs between them (`make ci-pairs`),
+# so every supported Python and Django is tested there while `make test` stays under ten minutes
+# on a 2-core machine. Keep these lines, pyproject.toml's classifiers and Django range, and the
+# Requirements paragraph of README.rst and docs/installation.rst in step (tests/test_readme.py
+# compares them).
+MAIN_PYTHON := 3.13
+# The newest Django pyproject.toml allows (its range ends before the next feature release).
+MAIN_DJANGO := 6.1
+PAIRS := py310-dj52
+CI_PAIRS := py311-dj52 py312-dj60
 py310-dj52 := 3.10 Django~=5.2.0
+py311-dj52 := 3.11 Django~=5.2.0
 py312-dj60 := 3.12 Django~=6.0.0
-py313-dj61 := 3.13 Django~=6.1.0
 
-# Without Python 3.11 the main run uses python3 (`make PYTHON=...` chooses another).
+# Without Python 3.13 the main run uses python3 (`make PYTHON=...` chooses another).
 PYTHON ?= $(or $(call find_python,$(MAIN_PYTHON)),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Named after the interpreter, so that a new MAIN_PYTHON rebuilds the venv from scratch.
+STAMP := $(VENV)/.installed-$(MAIN_PYTHON)
 
 # Branch coverage of the main run (package and tests) may not fall below this figure, which is
-# the one measured when the floor was set, rounded down. Raise it as coverage grows; the goal is
-# 95. Only `make test` applies it: a partial `pytest --cov` run does not fail on it.
-COVERAGE_FLOOR := 91
+# the one measured when the floor was last set (93.7 %), rounded down. Raise it as coverage
+# grows; the goal is 95. Only `make test` applies it: a partial `pytest --cov` run does not.
+COVERAGE_FLOOR := 93
 
 pair_python = $(call find_python,$(word 1,$($(1))))
-MISSING_PAIRS = $(strip $(foreach p,$(PAIRS),$(if $(call pair_python,$(p)),,$(p))))
+MISSING_PAIRS = $(strip $(foreach p,$(PAIRS) $(CI_PAIRS),$(if $(call pair_python,$(p)),,$(p))))
 
 # The other pairs leave out what the main run covers once: coverage, the browser tests and the
 # fresh-project test (the built wheel in a new venv).
@@ -37,13 +43,13 @@ PAIR_PYTEST := -m pytest -n 2 -q -m 'not browser and not fresh' -p no:cacheprovi
 
 VERSIONS := 'import sys, django; print("Python", sys.version.split()[0], "Django", django.get_version())'
 
-.PHONY: demo test lint matrix pairs-available bench stress clean \
-  $(PAIRS:%=pair-%)
+.PHONY: demo test lint matrix ci-pairs pairs-available bench stress clean \
+  $(PAIRS:%=pair-%) $(CI_PAIRS:%=pair-%)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY) -m pip install --quiet -e . --group dev
+	$(PY) -m pip install --quiet -e . --group dev "Django~=$(MAIN_DJANGO).0"
 	touch $(STAMP)
 
 # A pair's venv: the test dependencies with the pair's Django; reinstalled when pyproject.toml
@@ -53,7 +59,7 @@ $(STAMP): pyproject.toml
 	  if [ -z "$$py" ]; then echo "no Python $(word 1,$($*)) for the $* pair" >&2; exit 1; fi; \
 	  echo "$$py -m venv .venv-$*"; "$$py" -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-	.venv-$*/bin/python -m pip install --quiet -e . --group test "$(word 2,$($*))"
+	.venv-$*/bin/python -m pip install --quiet -e . --group test --group bench "$(word 2,$($*))"
 	touch $@
 
 # `make demo PORT=8080` serves on another port; seed_demo prints the URLs for it.
@@ -81,8 +87,9 @@ test: pairs-available $(STAMP)
 	@$(MAKE) --no-print-directory docs dist
 	@$(MAKE) --no-print-directory $(PAIRS:%=pair-%)
 
-# Only the other pairs' tests and conformance runs.
-matrix: pairs-available $(PAIRS:%=pair-%)
+# Only the other pairs' tests and conformance runs: `make test`'s, and the ones CI adds.
+matrix: pairs-available $(PAIRS:%=pair-%) $(CI_PAIRS:%=pair-%)
+ci-pairs: pairs-available $(CI_PAIRS:%=pair-%)
 
 # An interpreter that is not here is skipped with a message on a developer's machine (the main
 # run then uses python3); under CI, whose machines have them all, it fails before anything runs.
@@ -100,7 +107,7 @@ pairs-available:
 	  echo "make test: missing here: $$missing (required because CI is set)" >&2; exit 1; \
 	fi
 
-$(PAIRS:%=pair-%): pair-%:
+$(PAIRS:%=pair-%) $(CI_PAIRS:%=pair-%): pair-%:
 	@if [ -z "$(call pair_python,$*)" ]; then exit 0; fi; \
 	  $(MAKE) --no-print-directory .venv-$*/.installed && \
 	  echo "== $$(date +%T) pair $*: $$(.venv-$*/bin/python -c $(VERSIONS))" && \
@@ -121,7 +128,7 @@ stress: $(STAMP)
 	$(PY) -m benchmarks.stress --help
 
 clean:
-	rm -rf $(VENV) $(PAIRS:%=.venv-%) var .pytest_cache .mypy_cache .coverage* htmlcov \
+	rm -rf $(VENV) $(PAIRS:%=.venv-%) $(CI_PAIRS:%=.venv-%) var .pytest_cache .mypy_cache .coverage* htmlcov \
 	  docs/_build dist
 
 # The docs site as Read the Docs builds it (-E: every page re-read, so no warning is hidden by

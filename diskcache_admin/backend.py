@@ -238,17 +238,19 @@ def _in_loop(sync: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]
     active = statistics.in_event_loop
 
     async def method(self: DiskCache, *args: Any, **kwargs: Any) -> Any:
+        # Looked up on the instance: a subclass that overrides the synchronous read keeps it.
+        read = getattr(self, name)
         shared = self._shared
         if shared is None or not shared.ready_for_loop_reads:
             if not await self._open_off_loop():
                 # The store cannot be opened: the read in a thread applies the error policy.
-                return await sync_to_async(sync, thread_sensitive=False)(self, *args, **kwargs)
+                return await sync_to_async(read, thread_sensitive=False)(*args, **kwargs)
             shared = self._shared
             assert shared is not None
         outer = active.active
         active.active = True
         try:
-            result = sync(self, *args, **kwargs)
+            result = read(*args, **kwargs)
         finally:
             active.active = outer
         if shared.deferred_repairs or shared.due():

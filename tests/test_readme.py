@@ -130,14 +130,18 @@ def test_readme_states_the_requirements_as_the_docs_do() -> None:
 
 
 def pairs_make_test_runs() -> tuple[set[str], set[str]]:
-    """The Pythons and Djangos `make test` runs: the Makefile's MAIN_PYTHON and PAIRS."""
+    """The Pythons and Djangos tested: the Makefile's MAIN_PYTHON, PAIRS and CI_PAIRS."""
     makefile = (ROOT / "Makefile").read_text()
     main = re.search(r"^MAIN_PYTHON := (3\.\d+)$", makefile, re.MULTILINE)
     names = re.search(r"^PAIRS := (.+)$", makefile, re.MULTILINE)
+    ci_names = re.search(r"^CI_PAIRS := (.+)$", makefile, re.MULTILINE)
     assert main
     assert names
-    pythons, djangos = {main.group(1)}, set()
-    for name in names.group(1).split():
+    assert ci_names
+    main_django = re.search(r"^MAIN_DJANGO := (\d+\.\d+)$", makefile, re.MULTILINE)
+    assert main_django
+    pythons, djangos = {main.group(1)}, {main_django.group(1)}
+    for name in [*names.group(1).split(), *ci_names.group(1).split()]:
         pair = re.search(rf"^{name} := (3\.\d+) Django~=(\d+\.\d+)\.0$", makefile, re.MULTILINE)
         assert pair, f"the Makefile defines no {name} := <python> Django~=<x.y>.0"
         pythons.add(pair.group(1))

@@ -15,7 +15,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..inspection import Capability, KeyQuery
+from ..inspection import Capability, KeyQuery, Removal
 from . import helpers
 from .helpers import CLEAR, MAINTAIN
 from .visibility import VisibleAdapter
@@ -59,7 +59,24 @@ class Action:
         raise NotImplementedError
 
 
-class Clear(Action):
+class RemovalAction(Action):
+    """An action whose adapter method returns a :class:`~..inspection.Removal`.
+
+    :meth:`perform` calls :attr:`method` (with the tag when :attr:`needs_tag`) and fills
+    :attr:`done` with ``{amount}`` (and ``{tag}``), so every removal reports alike.
+    """
+
+    done: ClassVar[Promise]  # translated lazily, like label; filled in when performed
+
+    def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
+        run = getattr(adapter, self.method)
+        removal: Removal = run(tag) if self.needs_tag else run()
+        return str(self.done).format(
+            amount=helpers.amount(removal.count, removal.size), tag=helpers.quoted(tag)
+        )
+
+
+class Clear(RemovalAction):
     slug = "clear"
     label = gettext_lazy("Clear the cache")
     capability = Capability.CLEAR
@@ -67,6 +84,7 @@ class Clear(Action):
     method = "clear"
     danger = True
     typed = True
+    done = gettext_lazy("Cleared: {amount} removed.")
 
     def statement(self, adapter: VisibleAdapter, tag: str = "") -> str:
         removal = adapter.clear_preview()
@@ -76,12 +94,6 @@ class Clear(Action):
 
     def blast_radius(self, adapter: VisibleAdapter) -> str:
         return _("This cannot be undone.")
-
-    def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
-        removal = adapter.clear()
-        return _("Cleared: {amount} removed.").format(
-            amount=helpers.amount(removal.count, removal.size)
-        )
 
 
 class FlushDatabase(Action):
@@ -110,12 +122,13 @@ class FlushDatabase(Action):
         return _("Flushed the whole database at {location}.").format(location=adapter.location())
 
 
-class Expire(Action):
+class Expire(RemovalAction):
     slug = "expire"
     label = gettext_lazy("Purge expired entries")
     capability = Capability.EXPIRE
     permission = MAINTAIN
     method = "expire"
+    done = gettext_lazy("Purged {amount} (expired).")
 
     def statement(self, adapter: VisibleAdapter, tag: str = "") -> str:
         if adapter.can(Capability.SEARCH):
@@ -132,20 +145,15 @@ class Expire(Action):
             what=what, alias=adapter.alias
         )
 
-    def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
-        removal = adapter.expire()
-        return _("Purged {amount} (expired).").format(
-            amount=helpers.amount(removal.count, removal.size)
-        )
 
-
-class EvictTag(Action):
+class EvictTag(RemovalAction):
     slug = "evict"
     label = gettext_lazy("Evict a tag")
     capability = Capability.EVICT_TAG
     permission = MAINTAIN
     method = "evict"
     needs_tag = True
+    done = gettext_lazy("Evicted tag {tag}: {amount} removed.")
 
     def statement(self, adapter: VisibleAdapter, tag: str = "") -> str:
         if adapter.can(Capability.SEARCH):
@@ -157,19 +165,14 @@ class EvictTag(Action):
             what=what, tag=helpers.quoted(tag), alias=adapter.alias
         )
 
-    def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
-        removal = adapter.evict(tag)
-        return _("Evicted tag {tag}: {amount} removed.").format(
-            tag=helpers.quoted(tag), amount=helpers.amount(removal.count, removal.size)
-        )
 
-
-class Cull(Action):
+class Cull(RemovalAction):
     slug = "cull"
     label = gettext_lazy("Cull to the limits")
     capability = Capability.CULL
     permission = MAINTAIN
     method = "cull"
+    done = gettext_lazy("Culled: {amount} removed.")
 
     def statement(self, adapter: VisibleAdapter, tag: str = "") -> str:
         stats = adapter.stats()
@@ -197,12 +200,6 @@ class Cull(Action):
                 )
         parts.append(_("Then the oldest entries go until the store is within its limits."))
         return " ".join(parts)
-
-    def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
-        removal = adapter.cull()
-        return _("Culled: {amount} removed.").format(
-            amount=helpers.amount(removal.count, removal.size)
-        )
 
 
 class ResetStatistics(Action):

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import AuditEntry
-from .helpers import display_key, short
+from .helpers import ReadOnlyAdmin, display_key, short
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[AuditEntry]
@@ -80,7 +80,8 @@ class WhenFilter(admin.DateFieldListFilter):
         self.title = str(_("date"))
 
 
-class AuditEntryAdmin(_ModelAdmin):
+# The trail is written by diskcache_admin.audit only; nobody edits history.
+class AuditEntryAdmin(ReadOnlyAdmin, _ModelAdmin):
     list_display = (
         "when_shown",
         "who_shown",
@@ -146,13 +147,3 @@ class AuditEntryAdmin(_ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         return super().get_queryset(request).select_related("user")
-
-    # The trail is written by diskcache_admin.audit only; nobody edits history.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False

@@ -17,6 +17,22 @@ BAR_WIDTH = 170
 VALUE_WIDTH = 60
 
 
+def _svg(title: str, width: int, height: int, body: SafeString) -> SafeString:
+    # The frame every chart with data shares: its title is both the accessible name and the
+    # tooltip, and the viewBox lets the chart scale with the page.
+    return format_html(
+        '<svg class="dca-chart" role="img" aria-label="{}" width="{}" height="{}" '
+        'viewBox="0 0 {} {}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}</svg>',
+        title,
+        width,
+        height,
+        width,
+        height,
+        title,
+        body,
+    )
+
+
 def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
     """A horizontal bar chart, one bar per ``(label, count)``.
 
@@ -62,17 +78,7 @@ def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
             BAR_HEIGHT,
             gettext("No data"),
         )
-    return format_html(
-        '<svg class="dca-chart" role="img" aria-label="{}" width="{}" height="{}" '
-        'viewBox="0 0 {} {}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}</svg>',
-        title,
-        width,
-        height,
-        width,
-        height,
-        title,
-        body,
-    )
+    return _svg(title, width, height, body)
 
 
 def line_chart(
@@ -126,17 +132,5 @@ def line_chart(
         display_key(points[0][0]),
         display_key(points[-1][0]),
     )
-    return format_html(
-        '<svg class="dca-chart" role="img" aria-label="{}" width="{}" height="{}" '
-        'viewBox="0 0 {} {}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}'
-        '<polyline class="dca-line" points="{}"></polyline>{}</svg>',
-        title,
-        width,
-        height,
-        width,
-        height,
-        title,
-        axis,
-        path,
-        dots,
-    )
+    line = format_html('{}<polyline class="dca-line" points="{}"></polyline>{}', axis, path, dots)
+    return _svg(title, width, height, line)

@@ -9,6 +9,7 @@ import re
 import unicodedata
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model
 from django.http import Http404, HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -49,6 +50,23 @@ CAPABILITY_LABELS: dict[Capability, Promise] = {
     Capability.INSIGHT: gettext_lazy("key activity"),
     Capability.RESET_INSIGHT: gettext_lazy("reset key activity"),
 }
+
+
+class ReadOnlyAdmin:
+    """A ``ModelAdmin`` mixin (put it first) under which nobody adds, changes or deletes.
+
+    Superusers included: Django's own checks would let them. The view permission stays the
+    ``ModelAdmin``'s own, so each admin says who may look.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 def has(request: HttpRequest, *codenames: str) -> bool:

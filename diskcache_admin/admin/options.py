@@ -20,7 +20,8 @@ else:  # ModelAdmin is only generic in the type stubs
     _ModelAdmin = admin.ModelAdmin
 
 
-class CacheAdmin(CacheViews, _ModelAdmin):
+# The model has no table: nothing can be added, changed or deleted through ModelAdmin.
+class CacheAdmin(helpers.ReadOnlyAdmin, CacheViews, _ModelAdmin):
     """Register with ``site.register(Cache, CacheAdmin)``; works on any ``AdminSite``."""
 
     def get_urls(self) -> list[URLPattern]:
@@ -55,16 +56,6 @@ class CacheAdmin(CacheViews, _ModelAdmin):
             ),
             path("<str:alias>/do/<slug:slug>/", wrap(self.action_view), name=f"{info}_action"),
         ]
-
-    # The model has no table: nothing can be added, changed or deleted through ModelAdmin.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return helpers.has_any(request)

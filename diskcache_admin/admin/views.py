@@ -101,6 +101,24 @@ class CacheViews:
             raise Http404(gettext("No such cache alias."))
         return VisibleAdapter(get_adapter(alias))
 
+    def existing_key(
+        self, alias: str, raw_key: str
+    ) -> tuple[VisibleAdapter | None, str | None, str]:
+        """``(adapter, error, user key)`` for a page that changes one key.
+
+        An absent key and a hidden key both answer 404 (the adapter answers "absent" for a
+        hidden key), before anything else is said. The adapter is ``None`` when it could not be
+        reached; the error is the message for the page; the user key is the stored key as the
+        user wrote it (the raw key when there is no adapter to tell).
+        """
+        adapter, error = _attempt(lambda: self.adapter(alias))
+        if adapter is None:
+            return None, error, raw_key
+        exists, error = _attempt(lambda: adapter.exists(raw_key))
+        if exists is False:
+            raise Http404(gettext("No such key."))
+        return adapter, error, adapter.user_key(raw_key)
+
     def context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
         opts = Cache._meta
         crumbs: list[tuple[str, str | None]] = [
@@ -138,6 +156,25 @@ class CacheViews:
     def capability_list(self, adapter: VisibleAdapter) -> list[str]:
         return [str(helpers.CAPABILITY_LABELS[c]) for c in Capability if adapter.can(c)]
 
+    def backend_facts(self, adapter: VisibleAdapter) -> dict[str, Any]:
+        """What the caches list and the cache page both say about an alias's backend."""
+        return {
+            "backend": adapter.backend_name,
+            "kind": adapter.kind,
+            "location": adapter.location(),
+            "capabilities": self.capability_list(adapter),
+            "inspectable": bool(adapter.capabilities),
+        }
+
+    @staticmethod
+    def can_browse(adapter: VisibleAdapter) -> bool:
+        # The keys page has something to show with any of them: a list, a value or metadata.
+        return (
+            adapter.can(Capability.LIST_KEYS)
+            or adapter.can(Capability.PEEK)
+            or adapter.can(Capability.KEY_INFO)
+        )
+
     # -- caches list ---------------------------------------------------------------------------
 
     def caches_view(self, request: HttpRequest) -> HttpResponse:
@@ -153,16 +190,8 @@ class CacheViews:
                 rows.append(row)
                 continue
             row.update(
-                backend=adapter.backend_name,
-                kind=adapter.kind,
-                location=adapter.location(),
-                capabilities=self.capability_list(adapter),
-                inspectable=bool(adapter.capabilities),
-                keys_url=self.url("keys", alias)
-                if adapter.can(Capability.LIST_KEYS)
-                or adapter.can(Capability.PEEK)
-                or adapter.can(Capability.KEY_INFO)
-                else None,
+                self.backend_facts(adapter),
+                keys_url=self.url("keys", alias) if self.can_browse(adapter) else None,
                 error=adapter.error,
             )
             if show_stats and adapter.can(Capability.STATS):
@@ -189,15 +218,9 @@ class CacheViews:
         if adapter is None:
             return self.render(request, "detail.html", context)
         context.update(
-            backend=adapter.backend_name,
-            kind=adapter.kind,
-            location=adapter.location(),
-            capabilities=self.capability_list(adapter),
-            inspectable=bool(adapter.capabilities),
+            self.backend_facts(adapter),
             keys_url=self.url("keys", alias),
-            can_browse=adapter.can(Capability.LIST_KEYS)
-            or adapter.can(Capability.PEEK)
-            or adapter.can(Capability.KEY_INFO),
+            can_browse=self.can_browse(adapter),
         )
         errors: list[str] = [adapter.error] if adapter.error else []
         if adapter.can(Capability.STATS):
@@ -503,14 +526,8 @@ class CacheViews:
         """
         helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
         raw_key = helpers.decode_key(token)
-        adapter, error = _attempt(lambda: self.adapter(alias))
+        adapter, error, user_key = self.existing_key(alias, raw_key)
         key_url = self.url("key", alias, token)
-        if adapter is not None:
-            # An absent key and a hidden key both answer 404, as on the key page.
-            exists, error = _attempt(lambda: adapter.exists(raw_key))
-            if exists is False:
-                raise Http404(gettext("No such key."))
-        user_key = adapter.user_key(raw_key) if adapter is not None else raw_key
         owner = owner_of(user_key)
         if owner is None:
             raise Http404(gettext("This key was not written by memoize or cached_view."))
@@ -539,51 +556,22 @@ class CacheViews:
         if not self.can_invalidate(request, adapter):
             context["error"] = str(adapter.unsupported(Capability.SEARCH))
             return self.render(request, "confirm.html", context)
-        query = KeyQuery(search=owner.prefix, match="prefix")
-        confirm = ConfirmForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and confirm.is_valid():
-            removal, error = _attempt(lambda: adapter.delete_matching(query))
-            if removal is not None:
-                summary = helpers.amount(removal.count, removal.size)
-                _record(
-                    request,
-                    alias,
-                    "invalidate",
-                    gettext("Invalidated the {what}: deleted {amount}").format(
-                        what=what, amount=summary
-                    ),
-                )
-                messages.success(
-                    request,
-                    gettext("Invalidated the {what}: deleted {amount} from {alias}.").format(
-                        what=what, amount=summary, alias=helpers.quoted(alias)
-                    ),
-                )
-                return HttpResponseRedirect(keys_url)
-            context["error"] = error
-            return self.render(request, "confirm.html", context)
-        preview, error = _attempt(lambda: self.matching(adapter, query))
-        if preview is None:
-            context["error"] = error
-            return self.render(request, "confirm.html", context)
-        removal, sample = preview
-        context.update(
-            form=confirm,
+        return self.confirm_matching_removal(
+            request,
+            adapter,
+            context,
+            KeyQuery(search=owner.prefix, match="prefix"),
             statement=gettext(
                 "{amount} of the {what} are in cache {alias}. All of them will be deleted;"
                 " the next calls compute their values again."
-            ).format(
-                amount=helpers.amount(removal.count, removal.size),
-                what=what,
-                alias=helpers.quoted(alias),
             ),
-            sample=[helpers.short(helpers.display_key(info.key)) for info in sample],
-            sample_more=max((removal.count or 0) - len(sample), 0),
-            nothing=removal.count == 0,
             button=gettext("Yes, invalidate"),
-            danger=True,
+            audit_action="invalidate",
+            audit=gettext("Invalidated the {what}: deleted {amount}"),
+            message=gettext("Invalidated the {what}: deleted {amount} from {alias}."),
+            done_url=keys_url,
+            what=what,
         )
-        return self.render(request, "confirm.html", context)
 
     # -- key changes ---------------------------------------------------------------------------
 
@@ -707,6 +695,59 @@ class CacheViews:
         sample = self.page(adapter, replace(base, limit=PREVIEW_SAMPLE)).keys
         return adapter.count_matching(base), sample
 
+    def confirm_matching_removal(
+        self,
+        request: HttpRequest,
+        adapter: VisibleAdapter,
+        context: dict[str, Any],
+        query: KeyQuery,
+        *,
+        statement: str,
+        button: str,
+        audit_action: str,
+        audit: str,
+        message: str,
+        done_url: str,
+        **words: str,
+    ) -> HttpResponse:
+        """The confirmation page of a "delete every key matching ``query``", and its POST.
+
+        A GET (or an unconfirmed POST) shows how much matches and a sample; a confirmed POST
+        deletes, records ``audit`` under ``audit_action``, says ``message`` and goes to
+        ``done_url``. The texts are filled with ``{amount}``, ``{alias}`` (quoted) and
+        ``words``.
+        """
+        alias = context["alias"]
+
+        def fill(text: str, removal: Removal) -> str:
+            amount = helpers.amount(removal.count, removal.size)
+            return text.format(amount=amount, alias=helpers.quoted(alias), **words)
+
+        confirm = ConfirmForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and confirm.is_valid():
+            removal, error = _attempt(lambda: adapter.delete_matching(query))
+            if removal is not None:
+                _record(request, alias, audit_action, fill(audit, removal))
+                messages.success(request, fill(message, removal))
+                return HttpResponseRedirect(done_url)
+            context["error"] = error
+            return self.render(request, "confirm.html", context)
+        preview, error = _attempt(lambda: self.matching(adapter, query))
+        if preview is None:
+            context["error"] = error
+            return self.render(request, "confirm.html", context)
+        removal, sample = preview
+        context.update(
+            form=confirm,
+            statement=fill(statement, removal),
+            sample=[helpers.short(helpers.display_key(info.key)) for info in sample],
+            sample_more=max((removal.count or 0) - len(sample), 0),
+            nothing=removal.count == 0,
+            button=button,
+            danger=True,
+        )
+        return self.render(request, "confirm.html", context)
+
     def delete_matching_view(self, request: HttpRequest, alias: str) -> HttpResponse:
         helpers.require_permissions(request, VIEW_KEYS, DELETE_KEYS)
         adapter, error = _attempt(lambda: self.adapter(alias))
@@ -743,52 +784,23 @@ class CacheViews:
                 " cache page."
             )
             return self.render(request, "confirm.html", context)
-        confirm = ConfirmForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and confirm.is_valid():
-            removal, error = _attempt(lambda: adapter.delete_matching(query))
-            if removal is not None:
-                _record(
-                    request,
-                    alias,
-                    "delete_matching",
-                    gettext("Deleted {amount} matching {criteria}").format(
-                        amount=helpers.amount(removal.count, removal.size),
-                        criteria=self.describe(query),
-                    ),
-                )
-                messages.success(
-                    request,
-                    gettext("Deleted {amount} from {alias}.").format(
-                        amount=helpers.amount(removal.count, removal.size),
-                        alias=helpers.quoted(alias),
-                    ),
-                )
-                # Back to the same search (rebuilt from the request's own parameters on our
-                # own URL, so it cannot lead anywhere else): it now lists what is left.
-                return HttpResponseRedirect(keys_url)
-            context["error"] = error
-            return self.render(request, "confirm.html", context)
-        preview, error = _attempt(lambda: self.matching(adapter, query))
-        if preview is None:
-            context["error"] = error
-            return self.render(request, "confirm.html", context)
-        removal, sample = preview
-        context.update(
-            form=confirm,
+        return self.confirm_matching_removal(
+            request,
+            adapter,
+            context,
+            query,
             statement=gettext(
                 "{amount} currently match {criteria} in cache {alias}. All of them will be deleted."
-            ).format(
-                amount=helpers.amount(removal.count, removal.size),
-                criteria=context["criteria"],
-                alias=helpers.quoted(alias),
             ),
-            sample=[helpers.short(helpers.display_key(info.key)) for info in sample],
-            sample_more=max((removal.count or 0) - len(sample), 0),
-            nothing=removal.count == 0,
             button=gettext("Yes, delete all matching keys"),
-            danger=True,
+            audit_action="delete_matching",
+            audit=gettext("Deleted {amount} matching {criteria}"),
+            message=gettext("Deleted {amount} from {alias}."),
+            # Back to the same search (rebuilt from the request's own parameters on our own
+            # URL, so it cannot lead anywhere else): it now lists what is left.
+            done_url=keys_url,
+            criteria=context["criteria"],
         )
-        return self.render(request, "confirm.html", context)
 
     @staticmethod
     def describe(query: KeyQuery) -> str:
@@ -811,14 +823,8 @@ class CacheViews:
     def touch_view(self, request: HttpRequest, alias: str, token: str) -> HttpResponse:
         helpers.require_permissions(request, VIEW_KEYS, MAINTAIN)
         raw_key = helpers.decode_key(token)
-        adapter, error = _attempt(lambda: self.adapter(alias))
-        if adapter is not None:
-            # An absent key and a hidden key both answer 404, before anything else is said.
-            exists, error = _attempt(lambda: adapter.exists(raw_key))
-            if exists is False:
-                raise Http404(gettext("No such key."))
+        adapter, error, shown_key = self.existing_key(alias, raw_key)
         key_url = self.url("key", alias, token)
-        shown_key = adapter.user_key(raw_key) if adapter is not None else raw_key
         context = self.context(
             request,
             gettext("Change expiry"),

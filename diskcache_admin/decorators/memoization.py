@@ -127,12 +127,18 @@ class Memoized:
         """Within this block this function calls straight through to the original."""
         return bypassing(self)
 
-    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, force: bool) -> Any:
-        func = self.__wrapped__
+    def _key_unless_bypassed(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        # None: within cache_bypassed(), the call goes straight to the function (reported).
         if is_bypassed(self):
             report(self, "", "bypass")
+            return None
+        return self.cache_key(*args, **kwargs)
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, force: bool) -> Any:
+        func = self.__wrapped__
+        key = self._key_unless_bypassed(args, kwargs)
+        if key is None:
             return func(*args, **kwargs)
-        key = self.cache_key(*args, **kwargs)
 
         def compute() -> Computed:
             value = func(*args, **kwargs)
@@ -144,10 +150,9 @@ class Memoized:
 
     async def _acall(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, force: bool) -> Any:
         func = self.__wrapped__
-        if is_bypassed(self):
-            report(self, "", "bypass")
+        key = self._key_unless_bypassed(args, kwargs)
+        if key is None:
             return await func(*args, **kwargs)
-        key = self.cache_key(*args, **kwargs)
 
         async def compute() -> Computed:
             value = await func(*args, **kwargs)

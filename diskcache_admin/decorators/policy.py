@@ -104,6 +104,18 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _new_generation() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class _GenerationRead:
+    """A varied key waits for its generation: read (or create) the token at ``generation_key``."""
+
+    base: str
+    generation_key: str
+
+
 class CachePolicy:
     """What ``cached_view`` caches, under which key, and what it refuses to cache."""
 
@@ -199,6 +211,34 @@ class CachePolicy:
         The hash covers the readable key and, with ``vary_on`` parts, the key's generation
         (see :mod:`diskcache_admin.decorators.keys`).
         """
+        key = self._key_before_generation(request, *args, **kwargs)
+        if not isinstance(key, _GenerationRead):
+            return key
+        cache = self.cache
+        with internal_calls():
+            generation = cache.get(key.generation_key)
+            if generation is None:
+                cache.add(key.generation_key, _new_generation(), None)
+                generation = cache.get(key.generation_key)
+        return self._varied_key(key.base, request, generation)
+
+    async def astorage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
+        key = self._key_before_generation(request, *args, **kwargs)
+        if not isinstance(key, _GenerationRead):
+            return key
+        cache = self.cache
+        with internal_calls():
+            generation = await cache.aget(key.generation_key)
+            if generation is None:
+                await cache.aadd(key.generation_key, _new_generation(), None)
+                generation = await cache.aget(key.generation_key)
+        return self._varied_key(key.base, request, generation)
+
+    def _key_before_generation(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> str | _GenerationRead | None:
+        # What storage_key and astorage_key share: the final key (or None: not cached) when no
+        # cache read is needed, else which generation token to read (or create) first.
         base = self.base_key(request, *args, **kwargs)
         if base is None:
             return None
@@ -206,29 +246,7 @@ class CachePolicy:
             return self._plain_key(base)
         # Varied entries cannot be listed, so invalidation replaces the generation they hang on.
         # Reading or creating the generation is bookkeeping, not a call the view's code made.
-        cache = self.cache
-        generation_key = self._generation_key(base)
-        with internal_calls():
-            generation = cache.get(generation_key)
-            if generation is None:
-                cache.add(generation_key, secrets.token_hex(8), None)
-                generation = cache.get(generation_key)
-        return self._varied_key(base, request, generation)
-
-    async def astorage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
-        base = self.base_key(request, *args, **kwargs)
-        if base is None:
-            return None
-        if not self.vary_on:
-            return self._plain_key(base)
-        cache = self.cache
-        generation_key = self._generation_key(base)
-        with internal_calls():
-            generation = await cache.aget(generation_key)
-            if generation is None:
-                await cache.aadd(generation_key, secrets.token_hex(8), None)
-                generation = await cache.aget(generation_key)
-        return self._varied_key(base, request, generation)
+        return _GenerationRead(base, self._generation_key(base))
 
     def _varied_key(self, base: str, request: HttpRequest, generation: Any) -> str:
         logical = "|".join([base, *self.vary_parts(request)])

@@ -114,19 +114,12 @@ class CachedView:
             # Watched so that is_cacheable sees whether the view (or its template) read the
             # session, not whether the decorator did when it loaded the user.
             with watching_session(request):
-                response = render_if_needed(view(request, *args, **kwargs))
-                storable = policy.is_cacheable(request, response)
-            stored.append(storable)
-            return Computed(response, policy.to_payload(response) if storable else None, storable)
+                return self._computed(request, view(request, *args, **kwargs), stored)
 
-        outcome, value, computed = policy.guard.run(key, compute)
-        report(self, key, outcome if not computed or stored[-1] else "bypass")
-        if computed:
-            return self._finish(value, _HEADER_VALUES[outcome] if stored[-1] else "bypass")
-        response = policy.from_payload(value)
-        if response is None:  # written by an incompatible version: serve it fresh
-            return self._finish(view(request, *args, **kwargs), "bypass")
-        return self._finish(response, _HEADER_VALUES[outcome])
+        served = self._served(key, policy.guard.run(key, compute), stored)
+        if served is None:  # written by an incompatible version: serve it fresh
+            served = self._finish(view(request, *args, **kwargs), "bypass")
+        return served
 
     async def _aserve(
         self,
@@ -151,18 +144,41 @@ class CachedView:
 
         async def compute() -> Computed:
             with watching_session(request):
-                response = render_if_needed(await view(request, *args, **kwargs))
-                storable = policy.is_cacheable(request, response)
-            stored.append(storable)
-            return Computed(response, policy.to_payload(response) if storable else None, storable)
+                return self._computed(request, await view(request, *args, **kwargs), stored)
 
-        outcome, value, computed = await policy.guard.arun(key, compute)
+        served = self._served(key, await policy.guard.arun(key, compute), stored)
+        if served is None:
+            served = self._finish(await view(request, *args, **kwargs), "bypass")
+        return served
+
+    # What _serve and _aserve share around the view call, which only they make (sync or not).
+
+    def _computed(
+        self, request: HttpRequest, response: HttpResponseBase, stored: list[bool]
+    ) -> Computed:
+        # Called within watching_session: rendering may read the session, and is_cacheable
+        # must see that it did.
+        policy = self.cache_policy
+        response = render_if_needed(response)
+        storable = policy.is_cacheable(request, response)
+        stored.append(storable)
+        return Computed(response, policy.to_payload(response) if storable else None, storable)
+
+    def _served(
+        self, key: str, run: tuple[Outcome, Any, bool], stored: list[bool]
+    ) -> HttpResponseBase | None:
+        """The reported response of the guard's ``run``; ``None``: the view must run after all.
+
+        ``stored`` says whether each computed response could be stored (``_computed`` appends
+        to it); ``None`` means the stored payload was written by an incompatible version.
+        """
+        outcome, value, computed = run
         report(self, key, outcome if not computed or stored[-1] else "bypass")
         if computed:
             return self._finish(value, _HEADER_VALUES[outcome] if stored[-1] else "bypass")
-        response = policy.from_payload(value)
+        response = self.cache_policy.from_payload(value)
         if response is None:
-            return self._finish(await view(request, *args, **kwargs), "bypass")
+            return None
         return self._finish(response, _HEADER_VALUES[outcome])
 
 

@@ -257,3 +257,16 @@ def test_a_tampered_entry_read_in_the_loop_is_removed_by_a_worker_thread(
         assert conn.execute("SELECT count(*) FROM entries WHERE key = ':1:victim'").fetchone() == (
             0,
         )
+
+
+class Shouting(DiskCache):
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        value = super().get(key, default, version)
+        return value.upper() if isinstance(value, str) else value
+
+
+def test_a_subclass_that_overrides_a_read_keeps_it_in_async(location: str) -> None:
+    cache = Shouting(location, {})
+    cache.set("a", "quiet")
+
+    assert asyncio.run(cache.aget("a")) == "QUIET"
