@@ -722,8 +722,11 @@ class DiskCache(BaseCache):
         return value
 
     async def aclose(self, **kwargs: Any) -> None:
-        # Not in a thread: close() at most writes a due batch of statistics.
-        self.close(**kwargs)
+        # close() at most writes a due batch of statistics: a write, which may wait for the
+        # lock, so it goes to a worker thread, and only when a batch is due (usually not).
+        shared = self._shared
+        if shared is not None and shared.due():
+            await sync_to_async(self.close, thread_sensitive=False)(**kwargs)
 
     # -- extras (the inspection layer builds on these) ---------------------------------------
 

@@ -33,8 +33,8 @@ WRITE_LOCK_NAME = "write.lock"
 # writer or a reader. A process runs one every so many of its write transactions, adjusted after
 # each so that a checkpoint copies about CHECKPOINT_PAGES pages. Each checkpoint costs two fsyncs
 # whatever its size, and on a busy disk they are most of a write's cost: 4,000 pages (a WAL of up
-# to 16 MiB) did 1.2-1.6x the sets per second of SQLite's default 1,000 (strace: a third of the
-# fdatasync calls; docs/benchmarks.rst).
+# to 16 MiB) did 1.2-1.6x the sets per second of SQLite's default 1,000 there (strace: a third of
+# the fdatasync calls), a few percent more on a quiet disk (docs/benchmarks.rst).
 CHECKPOINT_EVERY_WRITES = 64  # the first interval
 CHECKPOINT_PAGES = 4000
 # SQLite's automatic checkpoint stays as a safety net, at a larger WAL (pages of 4 KiB): one huge

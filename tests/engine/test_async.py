@@ -270,3 +270,32 @@ def test_a_subclass_that_overrides_a_read_keeps_it_in_async(location: str) -> No
     cache.set("a", "quiet")
 
     assert asyncio.run(cache.aget("a")) == "QUIET"
+
+
+def test_aclose_writes_a_due_batch_in_a_worker_thread_and_nothing_otherwise(
+    cache: DiskCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.set("a", 1)
+    cache.get("a")  # one pending hit
+    flushed_in: list[int] = []
+    store = cache.store
+    real_flush = store.flush
+
+    def recording_flush() -> None:
+        flushed_in.append(threading.get_ident())
+        real_flush()
+
+    monkeypatch.setattr(store, "flush", recording_flush)
+    monkeypatch.setattr(statistics, "FLUSH_EVERY_SECONDS", float("inf"))
+
+    async def close() -> int:
+        await cache.aclose()
+        return threading.get_ident()
+
+    asyncio.run(close())
+    assert flushed_in == []  # not due: nothing written
+
+    monkeypatch.setattr(statistics, "FLUSH_EVERY_SECONDS", 0.0)
+    loop_thread = asyncio.run(close())
+    assert len(flushed_in) == 1
+    assert flushed_in[0] != loop_thread
