@@ -23,6 +23,7 @@ import contextlib
 import functools
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -306,20 +307,25 @@ def _wrapper(
             outcome.result = original(*args, **kwargs)
         return outcome.result
 
-    _keep_identity(wrapper, original)
-    return wrapper
+    return _as_method(cache, wrapper)
 
 
-def _keep_identity(wrapper: Callable[..., Any], original: Callable[..., Any]) -> None:
-    """Let ``wrapper`` answer ``__func__`` as the bound method it shadows does.
+def _as_method(cache: Any, wrapper: Callable[..., Any]) -> Any:
+    """``wrapper`` bound to ``cache``, so that it is a method as the one it shadows was.
 
     Django (6.1's ``aget_or_set``, ``aget_many``, ``ahas_key``) asks
-    ``self.get_or_set.__func__ is BaseCache.get_or_set`` to choose its code path: without this,
-    recording would raise AttributeError there, or change which path the code under test takes.
+    ``self.get_or_set.__func__ is BaseCache.get_or_set`` to choose its code path: a plain
+    function there raises AttributeError. A method of our own answers (Django then takes the
+    path it takes for any backend that overrides the method: the same results). Setting
+    ``__func__`` on a function instead is not safe: ``functools.wraps`` copies it, and asgiref's
+    ``markcoroutinefunction`` follows it and would mark the backend class's own function.
     """
-    func = getattr(original, "__func__", None)
-    if func is not None:
-        wrapper.__func__ = func  # type: ignore[attr-defined]
+
+    def method(_cache: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return wrapper(*args, **kwargs)
+
+    functools.update_wrapper(method, wrapper)
+    return types.MethodType(method, cache)
 
 
 def _async_wrapper(
@@ -336,7 +342,6 @@ def _async_wrapper(
             outcome.result = await original(*args, **kwargs)
         return outcome.result
 
-    _keep_identity(wrapper, original)
     return wrapper
 
 

@@ -336,15 +336,25 @@ async def test_async_calls_are_recorded_once_as_their_synchronous_twin(alias: st
     ]
 
 
-def test_recording_keeps_the_identity_django_checks_for_overrides() -> None:
-    """Django 6.1's ``aget_or_set`` asks ``self.get_or_set.__func__``: it must still answer."""
-    from django.core.cache.backends.base import BaseCache
+def test_recorded_methods_stay_methods_and_leave_the_class_alone() -> None:
+    """Django 6.1's ``aget_or_set`` asks ``self.get_or_set.__func__``: it must still answer, and
+    nothing may reach the backend class's own functions (asgiref marks through ``__func__``)."""
+    import asyncio
+
+    from asgiref.sync import iscoroutinefunction
     from django.core.cache.backends.locmem import LocMemCache
 
     from diskcache_admin import instrumentation
 
     cache = LocMemCache("identity-check", {})
     instrumentation.instrument(cache, "identity-check")
-    assert cache.get_or_set.__func__ is BaseCache.get_or_set
-    assert cache.get.__func__ is LocMemCache.get
-    assert cache.aget.__func__ is LocMemCache.aget
+    seen: list[instrumentation.CacheCall] = []
+    with instrumentation.observe(seen.append):
+        assert asyncio.run(cache.aget_or_set("k", 1)) == 1
+        assert asyncio.run(cache.aget_many(["k"])) == {"k": 1}
+        assert asyncio.run(cache.ahas_key("k"))
+
+    assert cache.get_or_set.__self__ is cache
+    assert not iscoroutinefunction(LocMemCache.get)
+    assert not iscoroutinefunction(LocMemCache.get_many)
+    assert [call.operation for call in seen] == ["get_or_set", "get_many", "has_key"]

@@ -76,6 +76,7 @@ def dev_caches(redis_server: str, worker_id_suffix: str, tmp_path: Path) -> Iter
     from django.core.cache.backends.redis import RedisCache
 
     from diskcache_admin.backend import DiskCache
+    from diskcache_admin.inspection.redis import redis_client
 
     url = f"redis://{redis_server}/{REDIS_DB}"
     prefix = f"story-dev-{worker_id_suffix}"
@@ -90,7 +91,7 @@ def dev_caches(redis_server: str, worker_id_suffix: str, tmp_path: Path) -> Iter
     disk.set("club_page_classes", STALE)
     disk.set("member_count", 42)
     yield dev
-    client = redis_cache._cache.get_client(write=True)
+    client = redis_client(redis_cache, write=True)
     keys = list(client.scan_iter(match=f"{prefix}:*"))
     if keys:
         client.delete(*keys)
