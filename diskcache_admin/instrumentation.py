@@ -310,7 +310,7 @@ def _wrapper(
     return _as_method(cache, wrapper)
 
 
-def _as_method(cache: Any, wrapper: Callable[..., Any]) -> Any:
+def _as_method(cache: Any, wrapper: Callable[..., Any]) -> Callable[..., Any]:
     """``wrapper`` bound to ``cache``, so that it is a method as the one it shadows was.
 
     Django (6.1's ``aget_or_set``, ``aget_many``, ``ahas_key``) asks
