@@ -238,6 +238,10 @@ METHODS = (
 # recorded once, under the name of their synchronous twin, as the toolbar names every call.
 # The other a* methods run their synchronous twin in a thread, which is recorded.
 ASYNC_METHODS = {
+    # Django 5.2 builds these from aget() per key and 6.1 from the sync twin: wrapped, each is
+    # recorded once as itself on every supported Django.
+    "aget_many": "get_many",
+    "ahas_key": "has_key",
     "aget_or_set": "get_or_set",
     "adecr": "decr",
     "aincr_version": "incr_version",
