@@ -38,6 +38,10 @@ class DiskCacheOptions:
     insight: InsightOptions | None = DEFAULT_INSIGHT
 
 
+# SQLite takes the busy timeout in milliseconds as a C int: a larger one silently becomes 0 (no
+# wait at all), and an infinite or NaN one cannot be converted.
+MAX_BUSY_TIMEOUT = (2**31 - 1) // 1000
+
 # OPTIONS key -> (attribute, description of the accepted values)
 KNOWN: dict[str, tuple[str, str]] = {
     "MAX_ENTRIES": ("max_entries", "a positive integer, or None for no limit"),
@@ -47,7 +51,7 @@ KNOWN: dict[str, tuple[str, str]] = {
     "STATISTICS": ("statistics", "True or False"),
     "SERIALIZER": ("serializer", " or ".join(repr(s) for s in SERIALIZERS)),
     "FILE_THRESHOLD": ("file_threshold", "a positive whole number of bytes"),
-    "BUSY_TIMEOUT": ("busy_timeout", "a positive number of seconds"),
+    "BUSY_TIMEOUT": ("busy_timeout", f"a positive number of seconds, at most {MAX_BUSY_TIMEOUT:,}"),
     "INSIGHT": (
         "insight",
         "True, False, or a dict with SAMPLE_RATE (an integer from 1 to 1,000,000) and TOP"
@@ -158,7 +162,11 @@ def parse_options(options: Mapping[str, Any]) -> DiskCacheOptions:
         elif name == "FILE_THRESHOLD":
             values[attribute] = _positive_int(name, value, allow_none=False)
         elif name == "BUSY_TIMEOUT":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value <= MAX_BUSY_TIMEOUT  # also refuses NaN
+            ):
                 raise OptionError(name, f"{name} must be {accepted}, not {value!r}.")
             values[attribute] = float(value)
         elif name == "INSIGHT":

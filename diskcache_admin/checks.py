@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core import checks
 
 from .backend_options import KNOWN, OptionError, parse_insight, parse_options, unknown_options
+from .conf import audit_problem
 from .inspection.kinds import Kind, aliases_of
 
 # Where the mounted filesystems are listed (a module attribute, so tests can point it elsewhere).
@@ -46,6 +47,7 @@ def register() -> None:
     checks.register(check_cache_barriers, checks.Tags.caches)
     checks.register(check_engine_security, checks.Tags.caches)
     checks.register(check_insight, checks.Tags.caches)
+    checks.register(check_settings)
 
 
 def disk_aliases() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -333,3 +335,19 @@ def check_insight(
         except OptionError as exc:  # its option is always "INSIGHT"
             messages.append(_invalid_option(alias, exc, "diskcache_admin.E030"))
     return messages
+
+
+def check_settings(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The app's own settings that have no alias to hang on."""
+    problem = audit_problem(getattr(settings, "DISKCACHE_ADMIN_AUDIT", True))
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f"DISKCACHE_ADMIN_AUDIT {problem}.",
+            hint="Until it is fixed, every face is audited.",
+            id="diskcache_admin.E006",
+        )
+    ]

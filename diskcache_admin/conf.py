@@ -69,13 +69,34 @@ class Settings:
 
     @property
     def AUDIT(self) -> dict[str, bool]:
-        """``{"admin": bool, "cli": bool}``; a face the setting leaves out keeps its default."""
+        """``{"admin": bool, "cli": bool}``; a face the setting leaves out keeps its default.
+
+        A value :func:`audit_problem` refuses (system check E006) leaves the audit on for every
+        face: a typo must never turn the audit trail off.
+        """
         value = self._get("DISKCACHE_ADMIN_AUDIT")
-        faces = dict(DEFAULTS["DISKCACHE_ADMIN_AUDIT"])
+        faces: dict[str, bool] = dict(DEFAULTS["DISKCACHE_ADMIN_AUDIT"])
+        if audit_problem(value) is not None:
+            return faces
         if isinstance(value, bool):
             return dict.fromkeys(faces, value)
-        faces.update((str(face), bool(on)) for face, on in dict(value).items())
+        faces.update(value)
         return faces
+
+
+def audit_problem(value: Any) -> str | None:
+    """Why ``DISKCACHE_ADMIN_AUDIT`` is not a bool or a dict of known faces to bools; else None."""
+    faces = DEFAULTS["DISKCACHE_ADMIN_AUDIT"]
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, dict):
+        return f"must be True, False or a dict such as {faces!r}, not {type(value).__name__}"
+    for face, on in value.items():
+        if face not in faces:
+            return f"has an unknown face {face!r} (known: {', '.join(sorted(faces))})"
+        if not isinstance(on, bool):
+            return f"[{face!r}] must be True or False, not {on!r:.40}"
+    return None
 
 
 conf = Settings()

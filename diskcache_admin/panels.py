@@ -35,6 +35,7 @@ from django.utils.translation import ngettext
 from . import instrumentation
 from .checks import check_panel_sees_diskcache, disk_aliases
 from .conf import conf
+from .inspection._common import bounded_text
 
 PREVIEW_CHARS = 120
 
@@ -71,12 +72,9 @@ def _size_of(value: Any) -> int | None:
 
 
 def _preview(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception as exc:  # a user class's __repr__ may raise anything; the panel must not
-        text = f"<unrepresentable {type(value).__qualname__}: {exc!r}>"
-    if len(text) > PREVIEW_CHARS:
-        text = text[: PREVIEW_CHARS - 1] + "…"
+    # The admin's budgeted walker: a user class's own __repr__ never runs, and a large or
+    # deeply shared value costs the request no more than PREVIEW_CHARS of work.
+    text, _stopped = bounded_text(value, PREVIEW_CHARS)
     return text
 
 

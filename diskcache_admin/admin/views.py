@@ -451,16 +451,16 @@ class CacheViews:
             return self.render(request, "key.html", context)
         info: KeyInfo | None = None
         # A hidden key takes exactly the path of an absent one (the adapter answers "absent").
-        exists, error = _attempt(lambda: adapter.exists(raw_key))
+        # With metadata, one key_info read answers both "exists?" and "what is it?".
+        exists: bool | None
+        if adapter.can(Capability.KEY_INFO):
+            info, error = _attempt(lambda: adapter.key_info(raw_key))
+            exists = info is not None
+        else:
+            exists, error = _attempt(lambda: adapter.exists(raw_key))
         if error:
             context["error"] = error
             return self.render(request, "key.html", context)
-        if exists and adapter.can(Capability.KEY_INFO):
-            info, error = _attempt(lambda: adapter.key_info(raw_key))
-            if error:
-                context["error"] = error
-                return self.render(request, "key.html", context)
-            exists = info is not None
         user_key = info.key if info is not None else adapter.user_key(raw_key)
         preview = None
         if exists is False:
@@ -861,7 +861,8 @@ class CacheViews:
                     if timeout is None
                     else gettext("expires in {seconds:g} s").format(seconds=timeout)
                 )
-                shown = helpers.quoted(raw_key, 200)
+                # The key as the user wrote it, as the deletion records name keys.
+                shown = helpers.quoted(shown_key, 200)
                 _record(
                     request,
                     alias,

@@ -218,8 +218,12 @@ class CachePolicy:
         with internal_calls():
             generation = cache.get(key.generation_key)
             if generation is None:
-                cache.add(key.generation_key, _new_generation(), None)
-                generation = cache.get(key.generation_key)
+                # Stored by us: no need to read it back. Else another caller's: read it.
+                fresh = _new_generation()
+                if cache.add(key.generation_key, fresh, None):
+                    generation = fresh
+                else:
+                    generation = cache.get(key.generation_key)
         return self._varied_key(key.base, request, generation)
 
     async def astorage_key(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str | None:
@@ -230,8 +234,11 @@ class CachePolicy:
         with internal_calls():
             generation = await cache.aget(key.generation_key)
             if generation is None:
-                await cache.aadd(key.generation_key, _new_generation(), None)
-                generation = await cache.aget(key.generation_key)
+                fresh = _new_generation()
+                if await cache.aadd(key.generation_key, fresh, None):
+                    generation = fresh
+                else:
+                    generation = await cache.aget(key.generation_key)
         return self._varied_key(key.base, request, generation)
 
     def _key_before_generation(

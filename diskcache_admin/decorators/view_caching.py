@@ -4,9 +4,10 @@ Cache calls, as ``cache_calls`` and the debug-toolbar panel count them: a reques
 of the storage key (``cache_policy.storage_key(request, ...)``) and, when the view ran and its
 response may be stored, one ``set`` of that key. Internal (see
 :func:`diskcache_admin.instrumentation.internal_calls`): the generation token of a key with
-``vary_on`` parts (a ``get``, and an ``add`` plus a ``get`` the first time), the barrier's lock
-and its release, the re-read after taking the lock, the polls while waiting, and the "compute
-on your own" marker left by a response that may not be stored.
+``vary_on`` parts (a ``get``, and an ``add`` the first time, plus a ``get`` if another request
+added it first), the barrier's lock and its release, the re-read after taking the lock, the
+polls while waiting, and the "compute on your own" marker left by a response that may not be
+stored.
 """
 
 from __future__ import annotations

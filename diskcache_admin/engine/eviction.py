@@ -68,16 +68,16 @@ class Limits:
         if self.size_limit is None:
             return
         while True:
-            size = conn.execute(
-                "SELECT CAST(size AS INTEGER) FROM counters WHERE id = 0"
-            ).fetchone()[0]
+            size = conn.execute(_COUNTERS).fetchone()[1]
             excess = size - self.size_limit
             if excess <= 0:
                 return
             victims: list[int] = []
             freed = 0
             for entry_id, entry_size in conn.execute(
-                "SELECT id, size FROM entries WHERE key IS NOT ? ORDER BY rank LIMIT 64", (keep,)
+                "SELECT id, CAST(size AS INTEGER) FROM entries"
+                " WHERE key IS NOT ? ORDER BY rank LIMIT 64",
+                (keep,),
             ):
                 victims.append(entry_id)
                 freed += entry_size

@@ -23,6 +23,7 @@ When the multiplier grows large the landmark moves and every score is divided on
 
 from __future__ import annotations
 
+import math
 import random
 import sqlite3
 import threading
@@ -234,7 +235,8 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
 
 def _meta(conn: sqlite3.Connection, name: str) -> float | None:
     row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-    if row is None or not isinstance(row[0], (int, float)):
+    # Unsigned, like the counters: an infinite landmark or floor would make every score inf.
+    if row is None or not isinstance(row[0], (int, float)) or not math.isfinite(row[0]):
         return None
     return float(row[0])
 

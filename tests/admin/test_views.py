@@ -11,6 +11,7 @@ from django.test import Client
 
 from diskcache_admin.inspection import get_adapter
 from diskcache_admin.inspection.base import Adapter, Capability
+from diskcache_admin.models import AuditEntry
 
 from .conftest import Target
 
@@ -604,3 +605,35 @@ def test_memcached_lookup_delete_and_flush_warning(
         assert "Other cache aliases and any other application" in flush
         assert deleted.status_code == 302
         assert target.cache.get("user:1") is None
+
+
+def test_key_detail_reads_the_metadata_once(
+    admin_client: Client, disk: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(disk)
+    backend = type(adapter(disk))
+    real = backend.key_info
+    calls: list[str] = []
+
+    def counted(self: Adapter, raw_key: str) -> Any:
+        calls.append(raw_key)
+        return real(self, raw_key)
+
+    monkeypatch.setattr(backend, "key_info", counted)
+
+    response = admin_client.get(disk.key_url("user:1"))
+
+    assert response.status_code == 200
+    assert "user:1" in text(response)
+    assert len(calls) == 1
+
+
+def test_touch_audit_names_the_key_as_written(admin_client: Client, disk: Target) -> None:
+    seed(disk)
+
+    done = admin_client.post(disk.url("touch", disk.token("user:1")), {"never": "on"})
+
+    assert done.status_code == 302
+    summary = AuditEntry.objects.get(action="touch").summary
+    assert "“user:1”" in summary
+    assert disk.cache.make_key("user:1") not in summary

@@ -122,3 +122,12 @@ def test_the_generation_token_is_internal() -> None:
         view(visitor(), slug="chess")
     generations = {key for key in calls.keys if ":gen:" in key}
     assert len(generations) == 1
+
+
+def test_a_new_generation_token_is_not_read_back(flavour: str) -> None:
+    # The add that stores it says it did: one get (the miss) and one add, no second get.
+    view = page_view(flavour, vary_on=("GET:page",))
+    with record_cache_calls("default", internal=True) as calls:
+        call(flavour, view(visitor(), slug="chess"))
+    generation_calls = [c for c in calls["default"].calls if ":gen:" in c.keys[0]]
+    assert [c.operation for c in generation_calls] == ["get", "add"]

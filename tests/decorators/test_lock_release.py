@@ -23,7 +23,6 @@ from .conftest import REDIS_DB, forget_redis_prefix
 
 @pytest.fixture
 def django_redis_default() -> Iterator[None]:
-    pytest.importorskip("django_redis")
     prefix = f"dr-{uuid.uuid4().hex[:8]}"
     config = {
         "BACKEND": "django_redis.cache.RedisCache",

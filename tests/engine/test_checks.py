@@ -118,6 +118,9 @@ def test_e004_unknown_option_without_a_close_match_lists_the_known_ones(
         ("FILE_THRESHOLD", 0),
         ("BUSY_TIMEOUT", 0),
         ("BUSY_TIMEOUT", True),
+        ("BUSY_TIMEOUT", float("inf")),
+        ("BUSY_TIMEOUT", float("nan")),
+        ("BUSY_TIMEOUT", 10**7),  # SQLite would take it as 0: no wait at all
     ],
 )
 def test_e005_invalid_option_value(
@@ -317,3 +320,26 @@ def test_ids_are_numbered_without_gaps_in_their_ranges() -> None:
         by_range.setdefault((level, block.start), []).append(number)
     for (level, start), numbers in by_range.items():
         assert sorted(numbers) == list(range(start, start + len(numbers))), (level, numbers)
+
+
+@pytest.mark.parametrize("value", [{"cli": "no"}, {"CLI": False}, "off", None, {"admin": 0}])
+def test_a_bad_audit_setting_is_e006_and_keeps_every_face_audited(value: object) -> None:
+    from diskcache_admin.checks import check_settings
+    from diskcache_admin.conf import conf
+
+    with override_settings(DISKCACHE_ADMIN_AUDIT=value):
+        assert ids(check_settings()) == ["diskcache_admin.E006"]
+        assert conf.AUDIT == {"admin": True, "cli": True}
+
+
+@pytest.mark.parametrize(
+    ("value", "faces"),
+    [(False, {"admin": False, "cli": False}), ({"cli": False}, {"admin": True, "cli": False})],
+)
+def test_a_good_audit_setting_passes(value: object, faces: dict[str, bool]) -> None:
+    from diskcache_admin.checks import check_settings
+    from diskcache_admin.conf import conf
+
+    with override_settings(DISKCACHE_ADMIN_AUDIT=value):
+        assert check_settings() == []
+        assert faces == conf.AUDIT

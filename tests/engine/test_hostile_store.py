@@ -595,3 +595,48 @@ def test_deleted_or_garbled_counters_do_not_stop_the_store(store: Store) -> None
 
     assert [p.kind for p in store.check(fix=True)] == ["counters"]
     assert store.check() == []
+
+
+# -- a planted non-integer size is read before any verification -----------------------------
+
+
+def test_a_text_size_does_not_break_an_overwrite(store: Store) -> None:
+    put(store, "a", b"x" * 40)
+    sql(store, "UPDATE entries SET size = 'big' WHERE key = 'a'")
+
+    put(store, "a", b"y" * 40)
+
+    assert store.get("a") == b"y" * 40
+
+
+def test_a_text_size_does_not_break_trimming_to_the_size_limit(
+    make_store: Callable[..., Store],
+) -> None:
+    limited = make_store(file_threshold=1000, max_entries=None, size_limit=100)
+    put(limited, "a", b"x" * 40)
+    sql(limited, "UPDATE entries SET size = 'big' WHERE key = 'a'")
+    sql(limited, "UPDATE counters SET size = 1000")
+
+    put(limited, "b", b"y" * 40)
+
+    assert limited.get("b") == b"y" * 40
+    assert limited.get("a") is MISSING
+
+
+def test_a_text_size_does_not_break_delete_many(store: Store) -> None:
+    put(store, "a", b"x" * 40)
+    put(store, "b", b"y" * 40)
+    sql(store, "UPDATE entries SET size = 'big' WHERE key = 'a'")
+
+    removal = store.remove(["a", "b"])
+
+    assert removal.count == 2
+    assert store.get("b") is MISSING
+
+
+def test_text_planted_in_the_counters_reads_as_numbers(store: Store) -> None:
+    sql(store, "UPDATE counters SET hits = 'many', misses = x'00', stats_since = 'then'")
+
+    stats = store.stats()
+
+    assert (stats.hits, stats.misses, stats.stats_since) == (0, 0, None)

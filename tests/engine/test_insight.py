@@ -364,6 +364,20 @@ def test_the_landmark_moves_without_changing_the_order(exact: DiskCache) -> None
     assert all(0 < weight < 2**64 for weight in weights.values())
 
 
+def test_an_infinite_landmark_planted_in_the_store_is_ignored(exact: DiskCache) -> None:
+    exact.set("k", 1)
+    db = exact.store.db
+    start = 1_800_000_000.0
+    db.run_write(lambda conn: insight.write(conn, batch(a=(10, 0)), start))
+    with closing(sqlite3.connect(db.path)) as planted, planted:
+        planted.execute("UPDATE meta SET value = 1e999 WHERE name = 'insight_landmark'")
+    db.run_write(lambda conn: insight.write(conn, batch(b=(5, 0)), start + 1))
+    conn = db.connection()
+    weights = dict(conn.execute("SELECT user_key, hit_score FROM insight_keys").fetchall())
+
+    assert all(0 < weight < 2**64 for weight in weights.values()), weights
+
+
 # -- processes and crashes -----------------------------------------------------------------------
 
 

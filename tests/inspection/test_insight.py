@@ -195,8 +195,7 @@ def test_redis_without_an_lfu_policy_says_why(
     backend: str, redis_server: str, worker_id_suffix: str
 ) -> None:
     policy = redis.Redis.from_url(f"redis://{redis_server}/1").config_get("maxmemory-policy")
-    if "lfu" in str(policy):
-        pytest.skip("the shared server runs an LFU policy")
+    skip_or_fail_unless("lfu" not in str(policy), "the shared Redis server runs an LFU policy")
     with configure(
         rc={
             "BACKEND": backend,
@@ -319,3 +318,48 @@ def test_memoized_functions_appear_under_their_readable_label(disk_insight: Adap
     assert (hot[0].hits, hot[0].present) == (2, True)
     assert [row.key for row in missed] == [hot[0].key]  # the first call missed
     assert any("double" in family for family in families)
+
+
+class _EndlessScan:
+    """A raw client over a database too big to walk: every SCAN call answers more keys of the
+    alias, all under an excluded prefix, and a cursor that says "more"."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.scans = 0
+
+    def scan(self, cursor: int, match: str, count: int) -> tuple[int, list[bytes]]:
+        self.scans += 1
+        if self.scans > 10_000:
+            raise AssertionError("hot_keys walked the whole database")
+        start = self.scans * count
+        keys = [f"{self.prefix}:1:otp:{n}".encode() for n in range(start, start + count)]
+        return self.scans, keys
+
+    def pipeline(self, transaction: bool = False) -> Any:
+        calls: list[Any] = []
+
+        class Pipe:
+            def object(self, *args: Any) -> None:
+                calls.append(args)
+
+            def execute(self, raise_on_error: bool = True) -> list[Any]:
+                return [1] * len(calls)
+
+        return Pipe()
+
+
+def test_redis_hot_keys_sample_is_bounded_by_scan_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from diskcache_admin.inspection import redis as redis_inspection
+
+    backend = "django.core.cache.backends.redis.RedisCache"
+    with configure(rc={"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0", "KEY_PREFIX": "p"}):
+        adapter = get_adapter("rc")
+        fake = _EndlessScan("p")
+        monkeypatch.setattr(adapter, "client", lambda: fake)
+        monkeypatch.setattr(adapter, "insight_unavailable", lambda: None)
+        hot = adapter.hot_keys(exclude_prefixes=("otp:",))
+    assert hot.rows == []
+    assert fake.scans <= redis_inspection.SCANS_PER_PAGE

@@ -81,7 +81,7 @@ def test_calls_record_alias_operation_size_preview_and_call_site() -> None:
     ]
     first = stats["calls"][0]
     assert first["size"] > 0
-    assert first["preview"] == "{'name': 'Rowing'}"
+    assert first["preview"] == '{\n  "name": "Rowing"\n}'
     assert first["site"].startswith("tests/panel/test_panel.py:")
     assert stats["totals"] == [
         {
@@ -348,3 +348,16 @@ def test_ours_records_every_method_the_toolbars_panel_records() -> None:
     from diskcache_admin import instrumentation
 
     assert set(instrumentation.METHODS) == set(WRAPPED_CACHE_METHODS)
+
+
+def test_the_panel_preview_never_runs_a_stored_objects_repr() -> None:
+    from diskcache_admin.panels import PREVIEW_CHARS, _preview
+
+    class Hostile:
+        def __repr__(self) -> str:
+            raise SystemExit("a __repr__ must not end the request")
+
+    big = list(range(1_000_000))
+
+    assert "Hostile" in _preview(Hostile())
+    assert len(_preview(big)) <= PREVIEW_CHARS
