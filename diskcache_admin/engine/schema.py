@@ -4,8 +4,9 @@ from __future__ import annotations
 
 # Version 5 (docs/security.rst): signatures cover the whole entry, with the payload's digest in
 # ``digest``; ``meta`` records which key signs the store. Entries of older versions never verify,
-# so they read as misses and go as they are met (the cache is a cache).
-SCHEMA_VERSION = 5
+# so they read as misses and go as they are met (the cache is a cache). Version 6 only replaced
+# the triggers: a store of version 5 is upgraded in place and its entries stay readable.
+SCHEMA_VERSION = 6
 
 # The row of ``meta`` holding the fingerprint of the key that signs the store (codec.py).
 FINGERPRINT = "key_fingerprint"
@@ -87,21 +88,25 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS entries_tag_key ON entries (tag, user_key) WHERE tag IS NOT NULL",
 )
 
-# Triggers keep the entry count and total size exact in one row, so neither is ever a scan.
+# Triggers keep the entry count and total size exact in one row, so neither is ever a scan. A size
+# that is not an integer was written by someone else (the engine writes only integers): it counts
+# as 0, so that a forged ``inf`` cannot make the arithmetic NULL and every later write fail.
+_SIZE = "CASE WHEN typeof({0}.size) = 'integer' THEN {0}.size ELSE 0 END"
 TRIGGERS = (
-    """
-    CREATE TRIGGER IF NOT EXISTS entries_count_insert AFTER INSERT ON entries BEGIN
-        UPDATE counters SET count = count + 1, size = size + NEW.size WHERE id = 0;
+    f"""
+    CREATE TRIGGER IF NOT EXISTS entries_count_insert_6 AFTER INSERT ON entries BEGIN
+        UPDATE counters SET count = count + 1, size = size + {_SIZE.format("NEW")} WHERE id = 0;
     END
     """,
-    """
-    CREATE TRIGGER IF NOT EXISTS entries_count_delete AFTER DELETE ON entries BEGIN
-        UPDATE counters SET count = count - 1, size = size - OLD.size WHERE id = 0;
+    f"""
+    CREATE TRIGGER IF NOT EXISTS entries_count_delete_6 AFTER DELETE ON entries BEGIN
+        UPDATE counters SET count = count - 1, size = size - {_SIZE.format("OLD")} WHERE id = 0;
     END
     """,
-    """
-    CREATE TRIGGER IF NOT EXISTS entries_count_update AFTER UPDATE OF size ON entries BEGIN
-        UPDATE counters SET size = size - OLD.size + NEW.size WHERE id = 0;
+    f"""
+    CREATE TRIGGER IF NOT EXISTS entries_count_update_6 AFTER UPDATE OF size ON entries BEGIN
+        UPDATE counters SET size = size - {_SIZE.format("OLD")} + {_SIZE.format("NEW")}
+        WHERE id = 0;
     END
     """,
 )
@@ -111,6 +116,10 @@ SEED = ("INSERT OR IGNORE INTO counters (id, count, size, hits, misses) VALUES (
 # Version 4 dropped indexes that another one already serves (measured: a third off each set).
 DROPPED = tuple(
     f"DROP INDEX IF EXISTS {name}" for name in ("entries_expire", "entries_tag", "entries_stored")
+) + tuple(
+    # Version 6 replaced the triggers of versions 1-5 (a forged size could break their sums).
+    f"DROP TRIGGER IF EXISTS entries_count_{event}"
+    for event in ("insert", "delete", "update")
 )
 
 STATEMENTS = TABLES + DROPPED + INDEXES + TRIGGERS + SEED

@@ -26,7 +26,7 @@ from diskcache_admin import checks
 from diskcache_admin.engine import MISSING, Codec, KeyParts, Store, connection
 from diskcache_admin.engine.files import VALUES_DIR
 from diskcache_admin.engine.integrity import ORPHAN_GRACE_SECONDS
-from diskcache_admin.engine.schema import FINGERPRINT
+from diskcache_admin.engine.schema import FINGERPRINT, SCHEMA_VERSION
 
 from .conftest import SIGNING_KEY, FakeClock, forget_store
 
@@ -434,7 +434,60 @@ def test_an_entry_of_an_older_schema_reads_as_a_miss(
     assert reopened.get("old") is MISSING
     put(reopened, "new", "value")
     assert reopened.get("new") == "value"
-    assert sql(reopened, "PRAGMA user_version") == [(5,)]
+    assert sql(reopened, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+# The triggers of schema versions 1-5, as such a store has them on disk.
+_VERSION_5_TRIGGERS = (
+    "CREATE TRIGGER entries_count_insert AFTER INSERT ON entries BEGIN UPDATE counters"
+    " SET count = count + 1, size = size + NEW.size WHERE id = 0; END",
+    "CREATE TRIGGER entries_count_delete AFTER DELETE ON entries BEGIN UPDATE counters"
+    " SET count = count - 1, size = size - OLD.size WHERE id = 0; END",
+    "CREATE TRIGGER entries_count_update AFTER UPDATE OF size ON entries BEGIN UPDATE counters"
+    " SET size = size - OLD.size + NEW.size WHERE id = 0; END",
+)
+
+
+def test_a_store_of_version_5_is_upgraded_in_place(
+    make_store: Callable[..., Store], store: Store
+) -> None:
+    put(store, "kept", "value")
+    before = store.stats().count
+    for (name,) in sql(store, "SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+        sql(store, f"DROP TRIGGER {name}")
+    for statement in _VERSION_5_TRIGGERS:
+        sql(store, statement)
+    sql(store, "PRAGMA user_version = 5")
+    forget_store(store.directory)
+
+    reopened = make_store(file_threshold=1000, max_entries=None, size_limit=None)
+    put(reopened, "new", "value")
+
+    assert reopened.get("kept") == "value"  # the signatures did not change
+    assert sql(reopened, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    # One set of triggers: the old ones would count every write twice.
+    assert reopened.stats().count == before + 1
+    assert reopened.check() == []
+
+
+@pytest.mark.parametrize("forged", [float("inf"), float("-inf"), 1.5, "12", b"12", 2**63 - 1])
+def test_a_forged_size_cannot_break_the_counters(store: Store, forged: object) -> None:
+    before = store.stats().count
+    put(store, "forged", "value")
+    put(store, "other", "value")
+    sql(store, "UPDATE entries SET size = ? WHERE key = 'forged'", (forged,))
+
+    assert store.get("forged") is MISSING  # the signature covers the size
+    store.delete("forged")  # as the miss above may already have
+    put(store, "third", "value")
+    store.delete("other")
+
+    count, size = sql(store, "SELECT count, size FROM counters")[0]
+    assert isinstance(count, int)
+    assert isinstance(size, int)
+    store.check(fix=True)
+    assert store.stats().count == before + 1
+    assert store.check() == []
 
 
 # -- 6. a store knows which key signs it ---------------------------------------------------
