@@ -104,9 +104,11 @@ _everywhere_lock = threading.Lock()
 
 def observers() -> tuple[Observer, ...]:
     """Who listens to calls made here and now; empty inside :func:`muted`."""
+    local = _observers.get()
+    if not (local or _everywhere):
+        return ()  # nobody listens (every call of every cache asks): one context-variable read
     if _muted.get():
         return ()
-    local = _observers.get()
     return local + _everywhere if _everywhere else local
 
 

@@ -33,8 +33,10 @@ def _svg(title: str, width: int, height: int, body: SafeString) -> SafeString:
     )
 
 
-def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
-    """A horizontal bar chart, one bar per ``(label, count)``.
+def bar_chart(
+    title: str, buckets: Sequence[tuple[str, int]], *, estimated: bool = False
+) -> SafeString:
+    """A horizontal bar chart, one bar per ``(label, count)``; ``estimated`` counts read ``≈``.
 
     Labels are key families and tags, i.e. parts of stored keys: control, bidi and other
     invisible characters are shown as escapes (:func:`~.helpers.display_key`, as on the key
@@ -61,7 +63,7 @@ def bar_chart(title: str, buckets: Sequence[tuple[str, int]]) -> SafeString:
                 BAR_HEIGHT,
                 LABEL_WIDTH + length + 6,
                 y + BAR_HEIGHT - 5,
-                f"{count:,}",
+                f"≈{count:,}" if estimated else f"{count:,}",
             )
         )
     body = format_html_join(

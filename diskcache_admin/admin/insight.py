@@ -48,6 +48,10 @@ def _estimate(count: int | None) -> str:
 
 def _method(activity: Activity[Any]) -> str:
     text = gettext("Estimated counts: {method}.").format(method=activity.method)
+    if activity.entries_sampled is not None:
+        text += " " + gettext(
+            "Entries and sizes (≈) estimated from {n} sampled entries of the store."
+        ).format(n=helpers.count(activity.entries_sampled))
     if activity.since is not None:
         text += " " + gettext("Recorded since {when}.").format(when=helpers.moment(activity.since))
     return text
@@ -79,12 +83,14 @@ def _family_rows(
     views: CacheViews, alias: str, activity: Activity[FamilyActivity]
 ) -> list[dict[str, Any]]:
     keys_url = views.url("keys", alias)
+    # Entries and sizes of a large store are estimated from a sample (Activity.entries_sampled).
+    mark = "≈" if activity.entries_sampled is not None else ""
     return [
         {
             "family": helpers.short(helpers.display_key(row.family)) or gettext("(empty key)"),
             "url": f"{keys_url}?{urlencode({'family': row.family})}",
-            "entries": helpers.count(row.entries),
-            "size": helpers.size(row.size),
+            "entries": mark + helpers.count(row.entries),
+            "size": mark + helpers.size(row.size),
             "hits": _estimate(row.hits),
             "misses": _estimate(row.misses),
             "ratio": helpers.ratio(row.hit_ratio),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from ..inspection import Stats
 from . import helpers
 
-__all__ = ["humanize", "stats_rows"]
+__all__ = ["estimated", "humanize", "stats_rows"]
 
 DASH = "—"
 
@@ -133,8 +133,18 @@ def _volume(stats: Stats) -> str:
     )
 
 
+def estimated(text: str, sampled: int | None) -> str:
+    """A figure estimated from ``sampled`` entries drawn at random, as shown: ``≈1,234 (...)``."""
+    note = (
+        gettext("estimated from {n} sampled entries").format(n=helpers.count(sampled))
+        if sampled
+        else gettext("estimated")
+    )
+    return f"≈{text} ({note})"
+
+
 def stats_rows(stats: Stats) -> list[tuple[str, str]]:
-    """``(label, text)`` for every number the backend gave."""
+    """``(label, text)`` for every number the backend gave; estimates are marked ``≈``."""
     rows = [(gettext("Entries"), helpers.count(stats.entries))]
     if stats.expired is not None:
         rows.append((gettext("Expired, not yet purged"), helpers.count(stats.expired)))
@@ -155,4 +165,22 @@ def stats_rows(stats: Stats) -> list[tuple[str, str]]:
     if stats.eviction_policy:
         rows.append((gettext("Eviction policy"), humanize(stats.eviction_policy)))
     rows.extend(extra_rows(stats.extra))
-    return rows
+    return _marked(stats, rows)
+
+
+# The stats_rows label of each Stats field an adapter may estimate.
+_ESTIMATE_LABELS = {
+    "entries": gettext_lazy("Entries"),
+    "expired": gettext_lazy("Expired, not yet purged"),
+    "size": gettext_lazy("Size of values"),
+    "volume": gettext_lazy("Volume"),
+}
+
+
+def _marked(stats: Stats, rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    labels = {str(_ESTIMATE_LABELS[name]) for name in stats.estimated if name in _ESTIMATE_LABELS}
+    if not labels:
+        return rows
+    return [
+        (label, estimated(text, stats.sampled) if label in labels else text) for label, text in rows
+    ]

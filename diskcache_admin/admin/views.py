@@ -12,6 +12,7 @@ from django.contrib.admin import AdminSite
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
@@ -240,7 +241,18 @@ class CacheViews:
                     (str(CHART_WORDS.get(label, label)) if histogram.title in WORDED else label, n)
                     for label, n in histogram.buckets
                 ]
-                charts_out.append((title, charts.bar_chart(title, buckets)))
+                estimated = histogram.sampled is not None
+                svg = charts.bar_chart(title, buckets, estimated=estimated)
+                if estimated:
+                    svg = format_html(
+                        '{}<p class="help dca-estimated">{}</p>',
+                        svg,
+                        gettext(
+                            "≈ Estimated from {n} entries drawn at random: counting them all"
+                            " would read the whole store."
+                        ).format(n=helpers.count(histogram.sampled)),
+                    )
+                charts_out.append((title, svg))
         if adapter.can(Capability.SNAPSHOTS):
             # The in-request sampler: at most one snapshot every five minutes, written to the
             # snapshot table only (no entry, counter or access time changes).

@@ -28,6 +28,11 @@ from .files import ValueFiles
 # statistics on vs off); every 10,000 it is noise, and a busy process still flushes every 5 s.
 FLUSH_EVERY_OPS: Final = 10_000
 FLUSH_EVERY_SECONDS: Final = 5.0
+# A read asks whether a batch is due (``Shared.due``: four counters and the clock) at most every
+# this many reads, and exactly when the count alone would make one due; in between it only
+# counts down (``Shared.reads_to_check``). So a time-due batch can wait this many more reads;
+# Django's per-request close() and every write still ask every time.
+CHECK_EVERY_READS: Final = 64
 
 # Rejected entries a read in an event loop leaves for a worker thread to remove, at most (the
 # others are met, and left, again by a later read).
@@ -82,6 +87,9 @@ class Shared:
         # Sampled key activity (engine/insight.py), written with the same batches.
         self.insight = insight.Pending()
         self.last_flush = time.monotonic()
+        # Reads left before the next read asks ``due()`` (see CHECK_EVERY_READS). Updated without
+        # the lock: a lost decrement between two threads only moves a check by a read.
+        self.reads_to_check = 1
         # (key, reason) of rows already logged as a miss: one warning each, not one per read.
         self.logged: set[tuple[str, str]] = set()
         # Whether this process has opened (and, if needed, created) the database in a worker
@@ -107,6 +115,12 @@ class Shared:
         return (
             pending >= FLUSH_EVERY_OPS or time.monotonic() - self.last_flush >= FLUSH_EVERY_SECONDS
         )
+
+    def next_check(self) -> None:
+        """Set how many reads go by before the next ``due()`` check: never past the read that
+        would make a batch due by its count, at most CHECK_EVERY_READS."""
+        pending = self.hits + self.misses + len(self.accessed) + self.insight.samples
+        self.reads_to_check = max(1, min(CHECK_EVERY_READS, FLUSH_EVERY_OPS - pending))
 
     def defer_repair(self, key: str, row: tuple[object, ...], reason: str) -> None:
         with self.lock:
@@ -236,6 +250,7 @@ def _after_fork_in_child() -> None:
         shared.lock = threading.Lock()
         shared.hits = shared.misses = 0
         shared.accessed = {}
+        shared.reads_to_check = 1
         top = shared.insight.top
         shared.insight = insight.Pending()
         shared.insight.top = top

@@ -7,7 +7,8 @@ and what it cannot do.
 What a read may change
 ----------------------
 The reads are ``stats``, ``keys``, ``iter_keys``, ``count_matching``, ``key_info``, ``peek``,
-``preview``, ``clear_preview``, ``check(fix=False)``, ``histograms``, ``snapshots``,
+``preview``, ``clear_preview``, ``check(fix=False)``, ``histograms``,
+``histograms_without``, ``snapshots``,
 ``latest_snapshot``, ``hot_keys``, ``missed_keys`` and ``families``; every other operation is a
 change and says so in its name. No read ever
 changes a value, an expiry, or the set of live entries, and none switches statistics on. What a
@@ -147,6 +148,10 @@ class Stats:
     evictions: int | None = None
     eviction_policy: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific, JSON-safe
+    # The fields above whose figure is estimated (from ``sampled`` entries drawn at random)
+    # rather than counted, because counting would scan a large store: say so where shown.
+    estimated: tuple[str, ...] = ()
+    sampled: int | None = None
 
     @property
     def hit_ratio(self) -> float | None:
@@ -207,6 +212,14 @@ class ValuePreview:
     stopped: str = ""
 
 
+#: ``progress(done, total)`` for :meth:`Adapter.clear` and :meth:`Adapter.check`: called after
+#: each batch with the entries done so far and the total expected (``None`` if unknown). It may
+#: raise (the ``cache`` command raises ``KeyboardInterrupt`` after a Ctrl-C) to stop the
+#: operation there: the batches before stay done, and an adapter that batches leaves nothing
+#: half done. (``expire`` and ``evict`` take the older form: each batch's count.)
+Progress = Callable[[int, int | None], None]
+
+
 @dataclass(frozen=True)
 class Removal:
     count: int | None
@@ -217,6 +230,8 @@ class Removal:
 class Histogram:
     title: str
     buckets: list[tuple[str, int]]
+    # None: exact counts; else the counts are estimates from this many entries drawn at random.
+    sampled: int | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +306,9 @@ class Activity(Generic[Row]):
     method: str
     sample_rate: int | None = None
     since: float | None = None  # epoch seconds: recording started or was last reset
+    # Families: None when ``entries`` and ``size`` are counted; else they are estimates from
+    # this many entries drawn at random (a large store, where counting would scan it).
+    entries_sampled: int | None = None
 
 
 class Adapter:
@@ -468,6 +486,8 @@ class Adapter:
         raise self.unsupported(Capability.CLEAR)
 
     def clear(self) -> Removal:
+        """Remove every entry of the alias. An adapter that removes them in batches may take a
+        ``progress`` keyword (see :data:`Progress`); the ``cache`` command looks for it."""
         raise self.unsupported(Capability.CLEAR)
 
     def flush_db(self) -> None:
@@ -487,10 +507,18 @@ class Adapter:
         raise self.unsupported(Capability.RESET_STATS)
 
     def check(self, fix: bool = False) -> list[Problem]:
+        """Integrity check (``fix``: and repair). An adapter that checks in batches may take a
+        ``progress`` keyword (see :data:`Progress`) counting the entries verified."""
         raise self.unsupported(Capability.CHECK)
 
     def histograms(self) -> list[Histogram]:
         raise self.unsupported(Capability.HISTOGRAMS)
+
+    def histograms_without(self, prefixes: tuple[str, ...]) -> list[Histogram] | None:
+        """:meth:`histograms` with the keys under ``prefixes`` (hidden keys) left out of the
+        family and tag charts, when the adapter can do that at no further cost (a sampled
+        chart); None when it cannot, and the caller recounts those bars itself."""
+        return None
 
     def snapshots(self) -> list[Snapshot]:
         raise self.unsupported(Capability.SNAPSHOTS)

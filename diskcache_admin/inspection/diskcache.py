@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
@@ -32,11 +34,32 @@ from .base import (
     MatchMode,
     Order,
     Problem,
+    Progress,
     Removal,
     Row,
     Snapshot,
     Stats,
 )
+
+# A sample drawn for the estimates of a large store (engine/browse.py) serves every estimate of
+# that store for this many seconds, while its entry count stays within 1% of the count it was
+# drawn at: the cache page asks for the expired count and the charts, the caches list and the
+# debug toolbar's panel for the stats on every request, and none of them should draw again. An
+# estimate is a share of the sample scaled by the exact count, so a few writes since the draw
+# move it as they should; a bulk delete or a clear moves the count by more, and a new sample
+# is drawn.
+SAMPLE_REUSE_SECONDS = 30.0
+_samples: dict[str, tuple[float, int, browse.Sample]] = {}
+_samples_lock = threading.Lock()
+
+
+def _in_family(family: str, hidden: tuple[str, ...]) -> Callable[[browse.SampledEntry], bool]:
+    def keep(entry: browse.SampledEntry) -> bool:
+        return entry.family == family and not any(
+            prefix and entry.user_key.startswith(prefix) for prefix in hidden
+        )
+
+    return keep
 
 
 class DiskCacheAdapter(Adapter):
@@ -83,16 +106,50 @@ class DiskCacheAdapter(Adapter):
             counted = operation(self.store)
         return Removal(counted.count, counted.size)
 
+    def _sample(self) -> browse.Sample | None:
+        """Entries drawn at random when the store is too large to count exactly (None: count).
+
+        Call inside ``_errors()``, once the store is known to exist.
+        """
+        store = self.store
+        entries = store.stats().count
+        if entries <= browse.EXACT_LIMIT:
+            return None
+        now = time.monotonic()
+        with _samples_lock:
+            kept = _samples.get(store.directory)
+        if (
+            kept is not None
+            and now - kept[0] < SAMPLE_REUSE_SECONDS
+            and abs(entries - kept[1]) <= kept[1] // 100
+        ):
+            return kept[2]
+        sample = browse.draw(store)
+        with _samples_lock:
+            _samples[store.directory] = (now, entries, sample)
+        return sample
+
     # -- description -------------------------------------------------------------------------
 
     def stats(self) -> Stats:
+        sample = None
         with self._errors():
             store = self.store
             if self._absent():
                 counters, expired, volume = engine_store.Stats(0, 0, 0, 0, None), 0, 0
             else:
                 counters = store.stats()
-                expired = browse.expired_count(store)
+                # Counted while the store is small or few have expired (a range of the expiry
+                # index, read no further than a limit in a large store); else estimated.
+                expired = None
+                if counters.count > browse.EXACT_LIMIT:
+                    expired = browse.expired_up_to(store, browse.EXPIRED_COUNT_LIMIT)
+                    if expired is None:
+                        sample = self._sample()
+                if expired is None:
+                    expired = browse.expired_count(store, sample=sample)
+                # Exact at any size: a sum over the file-held entries only, which a disk can
+                # hold few of (each is at least FILE_THRESHOLD bytes).
                 volume = store.volume()
         return Stats(
             entries=counters.count,
@@ -111,6 +168,8 @@ class DiskCacheAdapter(Adapter):
                 "file_threshold": store.file_threshold,
                 "directory": store.directory,
             },
+            estimated=("expired",) if sample is not None else (),
+            sampled=None if sample is None else sample.drawn,
         )
 
     # -- keys --------------------------------------------------------------------------------
@@ -239,8 +298,10 @@ class DiskCacheAdapter(Adapter):
             return Removal(0, 0)
         return self._removal(lambda store: store.stats())
 
-    def clear(self) -> Removal:
-        return self._removal(lambda store: store.clear())
+    def clear(self, progress: Progress | None = None, batch: int | None = None) -> Removal:
+        # In short transactions (engine Store.clear): other processes keep reading and writing.
+        # ``batch``: entries per transaction (default: sized to hold the write lock ~50 ms).
+        return self._removal(lambda store: store.clear(batch=batch, progress=progress))
 
     def expire(self, progress: Callable[[int], None] | None = None) -> Removal:
         return self._removal(lambda store: store.expire(progress=progress))
@@ -255,11 +316,13 @@ class DiskCacheAdapter(Adapter):
         with self._errors():
             self.store.reset_stats()
 
-    def check(self, fix: bool = False) -> list[Problem]:
+    def check(
+        self, fix: bool = False, progress: Progress | None = None, batch: int | None = None
+    ) -> list[Problem]:
         if self._absent():
             return []  # nothing to check, and opening the store would create it
         with self._errors():
-            problems = self.store.check(fix=fix)
+            problems = self.store.check(fix=fix, batch=batch, progress=progress)
         return [Problem(p.kind, p.detail, p.fixed) for p in problems]
 
     # -- charts ------------------------------------------------------------------------------
@@ -268,17 +331,44 @@ class DiskCacheAdapter(Adapter):
         if self._absent():
             return []
         with self._errors():
-            sizes = browse.size_histogram(self.store)
-            expiry = browse.expiry_histogram(self.store)
-            families = browse.top_families(self.store)
-            tags = browse.top_tags(self.store)
+            return self._charts(self._sample())
+
+    def histograms_without(self, prefixes: tuple[str, ...]) -> list[Histogram] | None:
+        if self._absent():
+            return []
+        with self._errors():
+            sample = self._sample()
+            # Counted charts of a small store: the caller recounts the bars hidden keys touch,
+            # a short range of the family or tag index each.
+            return None if sample is None else self._charts(sample, prefixes)
+
+    def _charts(
+        self, sample: browse.Sample | None, hidden: tuple[str, ...] = ()
+    ) -> list[Histogram]:
+        """The charts, counted or (with ``sample``) estimated; in a sampled chart the keys under
+        the ``hidden`` prefixes count in no family or tag, so a family of hidden keys only is
+        never named. The size and expiry charts are store-wide and count every entry."""
+        store = self.store
+        sizes = browse.size_histogram(store, sample=sample)
+        expiry = browse.expiry_histogram(store, sample=sample)
+        if sample is None:
+            families = browse.top_families(store)
+            tags = browse.top_tags(store)
+        else:
+
+            def shown(entry: browse.SampledEntry) -> bool:
+                return not any(prefix and entry.user_key.startswith(prefix) for prefix in hidden)
+
+            families = sample.top(lambda e: e.family if shown(e) else None, 10)
+            tags = sample.top(lambda e: e.tag if shown(e) else None, 10)
+        drawn = None if sample is None else sample.drawn
         charts = [
-            Histogram("Value sizes", sizes),
-            Histogram("Expiry", expiry),
-            Histogram("Top key families", [(f or "(empty key)", n) for f, n in families]),
+            Histogram("Value sizes", sizes, drawn),
+            Histogram("Expiry", expiry, drawn),
+            Histogram("Top key families", [(f or "(empty key)", n) for f, n in families], drawn),
         ]
         if tags:
-            charts.append(Histogram("Top tags", tags))
+            charts.append(Histogram("Top tags", tags, drawn))
         return charts
 
     def snapshots(self) -> list[Snapshot]:
@@ -390,26 +480,40 @@ class DiskCacheAdapter(Adapter):
     def families(
         self, limit: int = 20, exclude_prefixes: tuple[str, ...] = ()
     ) -> Activity[FamilyActivity]:
+        drawn: list[int] = []
+
         def read(store: Store, conn: sqlite3.Connection) -> list[FamilyActivity]:
+            # Entries and bytes now, without the excluded (hidden) keys: a range of the family
+            # index plus each entry's size, which for a large family of a large store is a long
+            # read; there both are estimated from one sample instead.
+            sample = self._sample()
+            if sample is not None:
+                drawn.append(sample.drawn)
             found = []
             for row in engine_insight.top_families(conn, limit=limit):
-                # Entries and bytes now, without the excluded (hidden) keys: a range of the
-                # family index, plus each entry's size.
-                now = browse.totals(
-                    store, browse.Filter(family=row.family, exclude_prefixes=exclude_prefixes)
-                )
+                if sample is None:
+                    now = browse.totals(
+                        store, browse.Filter(family=row.family, exclude_prefixes=exclude_prefixes)
+                    )
+                    entries, size = now.count, now.size
+                else:
+                    keep = _in_family(row.family, exclude_prefixes)
+                    entries, size = sample.count(keep), sample.bytes(keep)
                 found.append(
                     FamilyActivity(
                         family=row.family,
                         hits=round(row.hits),
                         misses=round(row.misses),
-                        entries=now.count,
-                        size=now.size,
+                        entries=entries,
+                        size=size,
                     )
                 )
             return found
 
-        return self._activity(read)
+        activity = self._activity(read)
+        if drawn:
+            activity = dataclasses.replace(activity, entries_sampled=drawn[0])
+        return activity
 
     def reset_insight(self) -> None:
         with self._errors():

@@ -23,6 +23,8 @@ from diskcache_admin.inspection.base import (
 )
 
 Progress = Callable[[int], None] | None
+# clear() and check() report (done, total), as the DiskCache adapter does.
+Report = Callable[[int, int | None], None] | None
 
 
 class FakeAdapter(Adapter):
@@ -37,6 +39,7 @@ class FakeAdapter(Adapter):
         self.fail_with: Exception | None = None
         self.flushed = False
         self.problems: list[Problem] = []
+        self.report: Report = None
 
     @property
     def backend_name(self) -> str:
@@ -68,6 +71,7 @@ class FakeAdapter(Adapter):
     def _remove_all(self, progress: Progress) -> Removal:
         removed = 0
         batches = 0
+        total = len(self.data)
         while self.data:
             if self.fail_with is not None:
                 raise self.fail_with
@@ -80,10 +84,16 @@ class FakeAdapter(Adapter):
             batches += 1
             if progress is not None:
                 progress(len(chunk))
+            if self.report is not None:
+                self.report(removed, total)
         return Removal(removed, None)
 
-    def clear(self, progress: Progress = None) -> Removal:
-        return self._remove_all(progress)
+    def clear(self, progress: Report = None) -> Removal:
+        self.report = progress
+        try:
+            return self._remove_all(None)
+        finally:
+            self.report = None
 
     def expire(self, progress: Progress = None) -> Removal:
         return self._remove_all(progress)

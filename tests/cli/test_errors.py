@@ -215,10 +215,11 @@ def test_interrupted_clear_says_how_far_it_got_and_exits_130(
 
     message = fail("clear", "--yes", code=130)
 
-    assert message.startswith("Interrupted: 30 entries removed. What was removed stays removed")
+    assert message.startswith("Interrupted: 30 of 95 entries removed in ")
+    assert "The store is consistent: what was removed stays removed" in message
     assert len(fake.data) == 65
     assert audit_spy.actions() == ["clear"]
-    assert "interrupted: 30 entries removed." in audit_spy.records[0]["summary"]
+    assert "interrupted: 30 of 95 entries removed in " in audit_spy.records[0]["summary"]
 
 
 def test_interrupted_clear_without_progress_reports_says_it_cannot_tell(

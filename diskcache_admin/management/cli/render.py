@@ -257,6 +257,9 @@ def stats_json(stats: Stats) -> dict[str, Any]:
     document: dict[str, Any] = {name: getattr(stats, name) for name in STAT_FIELDS}
     document["hit_ratio"] = stats.hit_ratio
     document["extra"] = stats.extra
+    # Fields whose figure is an estimate from ``sampled`` entries drawn at random.
+    document["estimated"] = list(stats.estimated)
+    document["sampled"] = stats.sampled
     return document
 
 
@@ -275,6 +278,13 @@ def cache_document(
     }
 
 
+def estimate_note(sampled: int | None) -> str:
+    """Says a figure is an estimate (``≈`` marks it) and from how many sampled entries."""
+    if not sampled:
+        return gettext("(estimated)")
+    return gettext("(estimated from %(count)s sampled entries)") % {"count": f"{sampled:,}"}
+
+
 def stats_lines(stats: Stats) -> list[tuple[str, str]]:
     """``(label, value)`` rows for the figures the backend can tell."""
     rows: list[tuple[str, str]] = []
@@ -291,6 +301,8 @@ def stats_lines(stats: Stats) -> list[tuple[str, str]]:
             shown = f"{value:,}"
         else:
             shown = escape(str(value))
+        if name in stats.estimated:
+            shown = "≈" + shown + " " + estimate_note(stats.sampled)
         rows.append((str(STAT_LABELS[name]), shown))
         if name == "misses" and stats.hit_ratio is not None:
             rows.append((gettext("hit ratio"), f"{stats.hit_ratio:.1%}"))
@@ -334,16 +346,23 @@ def activity_rows(activity: Activity[Any]) -> list[list[str]]:
     last (escaped)."""
     rows: list[list[str]]
     if activity.rows and isinstance(activity.rows[0], FamilyActivity):
-        rows = [[gettext("hits"), gettext("misses"), gettext("ratio"), gettext("entries"),
-                 gettext("size"), gettext("family")]]  # fmt: skip
+        # Entries and sizes of a large store are estimates from a sample: marked in the header
+        # (with the sample's size) and on every figure.
+        sampled = activity.entries_sampled
+        mark = "" if sampled is None else "≈"
+        entries = gettext("entries")
+        if sampled is not None:
+            entries += " " + estimate_note(sampled)
+        rows = [[gettext("hits"), gettext("misses"), gettext("ratio"), entries, gettext("size"),
+                 gettext("family")]]  # fmt: skip
         for family in activity.rows:
             rows.append(
                 [
                     _count(family.hits),
                     _count(family.misses),
                     _ratio(family.hit_ratio),
-                    _count(family.entries),
-                    "-" if family.size is None else human_size(family.size),
+                    mark + _count(family.entries),
+                    "-" if family.size is None else mark + human_size(family.size),
                     escape(family.family) or gettext("(empty key)"),
                 ]
             )
@@ -406,5 +425,7 @@ def activity_json(adapter: Adapter, table: str, activity: Activity[Any]) -> dict
         "method": activity.method,
         "sample_rate": activity.sample_rate,
         "since": activity.since,
+        # Families: entries and size estimated from this many sampled entries (None: counted).
+        "entries_sampled": activity.entries_sampled,
         "rows": rows,
     }

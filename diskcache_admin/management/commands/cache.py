@@ -51,7 +51,12 @@ from diskcache_admin.inspection.base import (
 )
 from diskcache_admin.inspection.kinds import kind_of_alias
 from diskcache_admin.management.cli import render
-from diskcache_admin.management.cli.progress import Progress, call_with_progress, is_terminal
+from diskcache_admin.management.cli.progress import (
+    Progress,
+    accepts,
+    call_with_progress,
+    is_terminal,
+)
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -243,11 +248,13 @@ class Command(BaseCommand):
             action="store_true",
             help=_("flush the whole server database, other aliases' and apps' data included"),
         )
+        add_batch_options(sub)
 
         add("path", _("Print where the cache stores its data."))
 
         sub = add("check", _("Integrity check; exit status 1 when problems remain."))
         sub.add_argument("--fix", action="store_true", help=_("repair what can be repaired"))
+        add_batch_options(sub)
 
         sub = add("stats", _("Print the alias's statistics."))
         sub.add_argument("--json", action="store_true", help=_("print a JSON document"))
@@ -435,10 +442,35 @@ class Command(BaseCommand):
             )
 
     def progress(
-        self, description: str, total: int | Callable[[], int | None] | None = None
+        self,
+        description: str,
+        total: int | Callable[[], int | None] | None = None,
+        *,
+        forced: bool = False,
     ) -> Progress:
-        shown = is_terminal(self._stderr_stream)
-        return Progress(self._stderr_stream if shown else None, description, total=total)
+        """Progress on standard error: a bar on a terminal; plain lines elsewhere when
+        ``forced`` (``--progress``: a log file is no place for a redrawn bar); else nothing."""
+        terminal = is_terminal(self._stderr_stream)
+        shown = terminal or forced
+        return Progress(
+            self._stderr_stream if shown else None, description, total=total, plain=not terminal
+        )
+
+    @staticmethod
+    def batch_options(
+        adapter: Adapter, method: Callable[..., Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``batch=`` for an adapter method that sizes its batches, from ``--batch-size``."""
+        batch = options.get("batch_size")
+        if batch is None:
+            return {}
+        if not accepts(method, "batch"):
+            raise CommandError(
+                _("%(cache)s does not work in batches; leave out --batch-size.")
+                % {"cache": Command.describe(adapter)},
+                returncode=EXIT_USAGE,
+            )
+        return {"batch": batch}
 
     def audit(self, adapter: Adapter | None, action: str, summary: str) -> None:
         """Write the audit record the admin writes too (who = the OS user, via = cli)."""
@@ -467,20 +499,30 @@ class Command(BaseCommand):
         *,
         total: int | Callable[[], int | None] | None = None,
         stopped: str | None = None,
+        forced: bool = False,
+        absolute: bool = False,
         **kwargs: Any,
     ) -> Removal:
-        """``operation(**kwargs)`` (expire, evict, clear) under a progress bar labelled ``what``;
+        """``operation(**kwargs)`` (expire, evict, clear) under a progress bar labelled ``what``
+        (``forced``: shown off a terminal too; ``absolute``: it reports ``(done, total)``);
         Ctrl-C goes to :meth:`interrupted`, which names it ``stopped`` (default ``what``)."""
-        with self.progress(what, total=total) as bar:
+        with self.progress(what, total=total, forced=forced) as bar:
             try:
-                return call_with_progress(operation, bar, **kwargs)
+                return call_with_progress(operation, bar, absolute=absolute, **kwargs)
             except KeyboardInterrupt:
+                bar.close()  # before the message: a bar redrawn over it would hide it
                 self.interrupted(adapter, action, bar, stopped or what)
 
     def interrupted(self, adapter: Adapter, action: str, progress: Progress, what: str) -> NoReturn:
         """Record and report an operation stopped by Ctrl-C, then exit with status 130."""
         if not progress.tracked:
             done = _("how many entries went is unknown (the backend does not report progress)")
+        elif progress.done and progress.total:
+            done = _("%(done)s of %(entries)s removed in %(seconds)s s") % {
+                "done": f"{progress.done:,}",
+                "entries": render.entries(max(progress.total, progress.done)),
+                "seconds": f"{progress.elapsed:.1f}",
+            }
         elif progress.done:
             done = _("%(entries)s removed") % {"entries": render.entries(progress.done)}
         else:
@@ -496,15 +538,18 @@ class Command(BaseCommand):
             hint = " " + _("'cache check --alias %(alias)s' verifies the store.") % {
                 "alias": render.escape(adapter.alias)
             }
-        raise CommandError(
-            _(
+        if progress.tracked:
+            # It stopped between two of its batches (or, at a second Ctrl-C, in one: rolled back).
+            outcome = _(
+                "Interrupted: %(done)s. The store is consistent: what was removed stays "
+                "removed; entries not yet removed are intact."
+            )
+        else:
+            outcome = _(
                 "Interrupted: %(done)s. What was removed stays removed; entries not yet "
                 "removed are intact."
             )
-            % {"done": done}
-            + hint,
-            returncode=EXIT_INTERRUPTED,
-        )
+        raise CommandError(outcome % {"done": done} + hint, returncode=EXIT_INTERRUPTED)
 
     def timeout(self, adapter: Adapter, options: dict[str, Any]) -> float | None:
         if "timeout" in options:
@@ -718,6 +763,7 @@ class Command(BaseCommand):
             self.reading(adapter)
         else:
             self.writing(adapter, Capability.CLEAR)
+        extra = self.batch_options(adapter, adapter.clear, options)  # before asking for 'yes'
         preview = adapter.clear_preview()
         scope = _("%(cache)s at %(location)s") % {
             "cache": self.describe(adapter),
@@ -746,6 +792,9 @@ class Command(BaseCommand):
             adapter.clear,
             total=preview.count,
             stopped=_("Clearing"),
+            forced=options["progress"],
+            absolute=True,
+            **extra,
         )
         summary = _("Cleared %(cache)s: removed %(removed)s.") % {
             "cache": self.describe(adapter),
@@ -819,16 +868,19 @@ class Command(BaseCommand):
         else:
             adapter.require_capability(Capability.CHECK)
             self.reading(adapter)
+        extra = self.batch_options(adapter, adapter.check, options)
         with self.progress(
-            _("Checking %(alias)s") % {"alias": render.escape(adapter.alias)}, total=None
+            _("Checking %(alias)s") % {"alias": render.escape(adapter.alias)},
+            total=None,
+            forced=options["progress"],
         ) as bar:
             try:
-                problems = call_with_progress(adapter.check, bar, fix=options["fix"])
+                problems = call_with_progress(
+                    adapter.check, bar, absolute=True, fix=options["fix"], **extra
+                )
             except KeyboardInterrupt:
-                raise CommandError(
-                    _("Interrupted: the check stopped early; repairs already made are kept."),
-                    returncode=EXIT_INTERRUPTED,
-                ) from None
+                bar.close()
+                self.check_interrupted(adapter, bar, fix=options["fix"])
         for problem in problems:
             status = _("fixed") if problem.fixed else _("PROBLEM")
             line = f"{status}: {render.escape(problem.kind)}: {render.escape(problem.detail)}"
@@ -859,6 +911,33 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 _("Checked %(cache)s: %(done)s.") % {"cache": self.describe(adapter), "done": done}
             )
+        )
+
+    def check_interrupted(self, adapter: Adapter, progress: Progress, *, fix: bool) -> NoReturn:
+        """Say how far an interrupted check got (and record it after --fix), exit with 130."""
+        if progress.tracked and progress.total:
+            where = _("after verifying %(done)s of %(entries)s") % {
+                "done": f"{progress.done:,}",
+                "entries": render.entries(max(progress.total, progress.done)),
+            }
+        elif progress.tracked:
+            where = _("after verifying %(entries)s") % {"entries": render.entries(progress.done)}
+        else:
+            where = _("early")
+        summary = _("Check of %(cache)s interrupted %(where)s.") % {
+            "cache": self.describe(adapter),
+            "where": where,
+        }
+        if fix:
+            # Repairs made before the interrupt are kept: the trail says the run was cut short.
+            self.audit(adapter, "check", summary)
+        message = _("Interrupted: the check stopped %(where)s; nothing is half done") % {
+            "where": where
+        }
+        if fix:
+            message += _(" (repairs already made are kept)")
+        raise CommandError(
+            message + ". " + _("Run it again to check everything."), returncode=EXIT_INTERRUPTED
         )
 
     def do_stats(self, options: dict[str, Any]) -> None:
@@ -1116,6 +1195,28 @@ class Command(BaseCommand):
         # Deleting audit records is itself recorded, so the trail shows where it was cut.
         self.audit(None, "prune_audit", summary)
         self.stdout.write(self.style.SUCCESS(summary))
+
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """``--progress`` and ``--batch-size``, for the subcommands that work in batches."""
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help=_(
+            "report progress on standard error even when it is not a terminal (plain lines: "
+            "done/total and rate)"
+        ),
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=_(
+            "entries per batch (DiskCache; default: sized so that a batch holds the write lock "
+            "about 50 ms)"
+        ),
+    )
 
 
 def add_global_options(parser: argparse.ArgumentParser) -> None:
