@@ -5,14 +5,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.base import CacheKeyWarning
 from django.core.management import call_command
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tests.cli.conftest import fail, run
+from diskcache_admin.inspection import get_adapter
+from diskcache_admin.management.cli import render
+from tests.cli.conftest import backend_config, fail, run
 
 
 class Opaque:
@@ -186,6 +192,57 @@ def test_stats_text_shows_the_entry_count(backend: str) -> None:
     assert "Cache 'default'" in out
     assert "entries" in out
     assert "1,234" in out
+
+
+def test_stats_text_says_every_value_in_words(backend: str) -> None:
+    cache = caches["default"]
+    cache.set("seen", 1)
+    cache.get("seen")
+    cache.get("absent")
+    cache.close()  # statistics are written in batches; closing writes this one
+
+    out = run("stats").out
+
+    for python_spelling in ("True", "False", "None", "[", "{"):
+        assert python_spelling not in out, (python_spelling, out)
+
+
+def test_stats_text_words_the_diskcache_fields(tmp_cache_dir: str) -> None:
+    with override_settings(CACHES={"default": backend_config("diskcache", tmp_cache_dir, "")}):
+        before = run("stats").out
+        get_adapter("default").reset_stats()  # dates the statistics from now
+        after = run("stats").out
+
+    assert "hit statistics recorded  yes" in before
+    assert "statistics since         nothing recorded yet" in before
+    assert "culling removes          1/3 of the entries when full" in before
+    assert "values in files from     128.0 KB" in before
+    assert re.search(r"statistics since +\d{4}-\d\d-\d\d \d\d:\d\d UTC", after), after
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+        max_leaves=6,
+    )
+)
+def test_an_extra_value_never_shows_its_python_spelling(value: object) -> None:
+    text = render._extra_text("some_field", value)
+
+    for spelling in ("True", "False", "None", "[", "{", "'"):
+        assert spelling not in text or spelling in repr_of_strings(value), (value, text)
+
+
+def repr_of_strings(value: object) -> str:
+    """The text the value's strings bring themselves (they are shown as they are)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "".join(repr_of_strings(k) + repr_of_strings(v) for k, v in value.items())
+    if isinstance(value, list):
+        return "".join(repr_of_strings(item) for item in value)
+    return ""
 
 
 def test_stats_all_covers_every_alias(backend: str) -> None:
