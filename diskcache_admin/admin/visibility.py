@@ -18,7 +18,7 @@ docs say). "Evict a tag" is key-level: it spares hidden keys.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.utils.translation import gettext
 
@@ -43,6 +43,7 @@ from ..inspection import (
     ValuePreview,
     maybe_take_snapshot,
 )
+from ..inspection.base import accepts
 
 # The histograms whose bars are made of key names or key metadata (inspection's histograms()).
 FAMILIES_CHART = "Top key families"
@@ -155,7 +156,11 @@ class VisibleAdapter:
     def clear_preview(self) -> Removal:
         return self._adapter.clear_preview()
 
-    def clear(self) -> Removal:
+    def clear(self, progress: Callable[[int, int], None] | None = None) -> Removal:
+        """``progress(done, total)`` after each batch, where the adapter clears in batches
+        (DiskCache); whatever it raises stops the clear there, with the batches before done."""
+        if progress is not None and accepts(self._adapter.clear, "progress"):
+            return self._adapter.clear(progress=progress)  # type: ignore[call-arg]
         return self._adapter.clear()
 
     def flush_db(self) -> None:

@@ -326,27 +326,6 @@ class Database:
                 time.sleep(min(0.001 * 2**attempt, 0.1) * (0.5 + random.random()))
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
-        conn = self.connection()
-        with self._writers_queue():
-            self._retry(conn.execute, "BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            try:
-                self._retry(conn.execute, "COMMIT")
-            except BaseException:
-                # Left open, the transaction would make this thread's next BEGIN fail for good.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        self._after_commit(conn)
-
     def _after_commit(self, conn: sqlite3.Connection) -> None:
         # Out of the writers' queue: the next writer is already writing while this one copies.
         self._writes += 1
@@ -372,36 +351,6 @@ class Database:
         except sqlite3.OperationalError:
             return 0
         return int(row[1]) if row is not None and isinstance(row[1], int) else 0
-
-    @contextmanager
-    def _writers_queue(self) -> Iterator[None]:
-        """Writers of every process and thread take turns on a lock file before BEGIN IMMEDIATE.
-
-        SQLite's own busy handler sleeps at least a millisecond between attempts, while a write
-        transaction here holds the lock for tens of microseconds: under contention writers
-        would mostly sleep. A writer waiting for the lock file tries again after 20 µs, then
-        after twice as long each time up to 1 ms (measured: 4 processes on 2 cores did about
-        1.7x the mixed throughput). This is only a queue in front of SQLite's locking, which
-        still guards every write: when
-        the lock file cannot be used, or the wait outlasts ``busy_timeout``, the writer goes on
-        to BEGIN IMMEDIATE without it.
-        """
-        queue = self._queue
-        if queue is None or queue[0] != _generation:
-            queue = self._open_queue()
-        _, thread_lock, fd = queue
-        if fd < 0 or not thread_lock.acquire(timeout=self.busy_timeout):
-            yield
-            return
-        try:
-            locked = self._flock(fd)
-            try:
-                yield
-            finally:
-                if locked:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            thread_lock.release()
 
     def _flock(self, fd: int) -> bool:
         try:
@@ -462,9 +411,22 @@ class Database:
         return self._retry(self._transaction, operation)
 
     def _transaction(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """:meth:`write` around ``operation``, spelled out: every cache write runs this, and the
-        two generator context managers and three closures of ``write`` cost about 4 µs of a
-        write's 60 (docs/performance.rst). Same queue, same transaction, same clean-up."""
+        """One ``BEGIN IMMEDIATE`` transaction around ``operation``: committed on success, rolled
+        back on any error.
+
+        Writers of every process and thread take turns on a lock file before BEGIN IMMEDIATE.
+        SQLite's own busy handler sleeps at least a millisecond between attempts, while a write
+        transaction here holds the lock for tens of microseconds: under contention writers would
+        mostly sleep. A writer waiting for the lock file tries again after 20 µs, then after
+        twice as long each time up to 1 ms (measured: 4 processes on 2 cores did about 1.7x the
+        mixed throughput). This is only a queue in front of SQLite's locking, which still guards
+        every write: when the lock file cannot be used, or the wait outlasts ``busy_timeout``,
+        the writer goes on to BEGIN IMMEDIATE without it.
+
+        Spelled out rather than built from context managers: every cache write runs this, and
+        generator context managers and closures cost about 4 µs of a write's 60
+        (docs/performance.rst).
+        """
         conn = self.connection()
         queue = self._queue
         if queue is None or queue[0] != _generation:

@@ -44,6 +44,7 @@ measures the "none" rows: reads leave the backend's state exactly as it was.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -309,6 +310,15 @@ class Activity(Generic[Row]):
     # Families: None when ``entries`` and ``size`` are counted; else they are estimates from
     # this many entries drawn at random (a large store, where counting would scan it).
     entries_sampled: int | None = None
+
+
+def accepts(method: Callable[..., Any], parameter: str) -> bool:
+    """Whether an adapter method takes ``parameter`` beyond the base contract (``progress`` and
+    ``batch`` on DiskCache's ``clear`` and ``check``): the admin and the CLI pass it only then."""
+    try:
+        return parameter in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class Adapter:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.test import Client
+from django.test import Client, override_settings
 
+from diskcache_admin.admin import actions
 from diskcache_admin.inspection import get_adapter
 from diskcache_admin.inspection.base import Adapter, Capability
 from diskcache_admin.models import AuditEntry
 
-from .conftest import Target
+from .conftest import Target, diskcache_config
 
 pytestmark = pytest.mark.django_db
 
@@ -637,3 +639,39 @@ def test_touch_audit_names_the_key_as_written(admin_client: Client, disk: Target
     summary = AuditEntry.objects.get(action="touch").summary
     assert "“user:1”" in summary
     assert disk.cache.make_key("user:1") not in summary
+
+
+@pytest.fixture
+def roomy(tmp_path: Any, db: None) -> Iterator[Target]:
+    """A DiskCache ``default`` that holds 2,500 entries (Django's MAX_ENTRIES is 300)."""
+    config = {"default": diskcache_config(str(tmp_path / "roomy"), MAX_ENTRIES=10_000)}
+    with override_settings(CACHES=config):
+        target = Target("diskcache", "default", config)
+        target.cache.set_many({f"k{n}": n for n in range(2500)})
+        yield target
+
+
+def test_a_clear_that_outlasts_its_time_stops_between_batches_and_says_so(
+    admin_client: Client, roomy: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(actions, "CLEAR_SECONDS", 0.0)  # every batch is past the deadline
+
+    done = admin_client.post(
+        roomy.url("action", "clear"), {"confirm": "yes", "typed": roomy.alias}, follow=True
+    )
+
+    message = text(done)
+    left = sum(roomy.cache.get(f"k{n}") is not None for n in range(2500))
+    assert 0 < left < 2500  # a first batch went, the rest is intact and readable
+    assert f"{2500 - left:,} of 2,500 entries removed" in message
+    assert f"manage.py cache clear --alias {roomy.alias}" in message
+    assert any("Stopped after" in summary for summary in audit_actions())
+    assert get_adapter(roomy.alias).check() == []
+    assert get_adapter(roomy.alias).stats().entries == left
+
+
+def test_a_clear_within_its_time_clears_everything(admin_client: Client, roomy: Target) -> None:
+    admin_client.post(roomy.url("action", "clear"), {"confirm": "yes", "typed": roomy.alias})
+
+    assert get_adapter(roomy.alias).stats().entries == 0
+    assert any("Cleared" in summary for summary in audit_actions())

@@ -11,7 +11,6 @@ the first Ctrl-C only asks it to stop, and the next progress report raises ``Key
 
 from __future__ import annotations
 
-import inspect
 import signal
 import threading
 import time
@@ -21,6 +20,8 @@ from types import FrameType, TracebackType
 from typing import IO, Any, TypeVar
 
 from django.utils.translation import gettext as _
+
+from diskcache_admin.inspection.base import accepts
 
 T = TypeVar("T")
 
@@ -189,14 +190,6 @@ class Progress:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def accepts(method: Callable[..., Any], parameter: str) -> bool:
-    """Whether an adapter method takes ``parameter`` (the contract leaves it open)."""
-    try:
-        return parameter in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def accepts_progress(method: Callable[..., Any]) -> bool:

@@ -48,12 +48,12 @@ from diskcache_admin.inspection.base import (
     Removal,
     Stats,
     Unsupported,
+    accepts,
 )
 from diskcache_admin.inspection.kinds import kind_of_alias
 from diskcache_admin.management.cli import render
 from diskcache_admin.management.cli.progress import (
     Progress,
-    accepts,
     call_with_progress,
     is_terminal,
 )
