@@ -669,7 +669,7 @@ class Store:
         self,
         selection: Selection,
         *,
-        batch: int = 1000,
+        batch: int | None = None,
         progress: Callable[[int], None] | None = None,
         now: float | None = None,
     ) -> Removal:
@@ -804,14 +804,14 @@ class Store:
     # -- maintenance -------------------------------------------------------------------------
 
     def expire(
-        self, *, batch: int = 1000, progress: Callable[[int], None] | None = None
+        self, *, batch: int | None = None, progress: Callable[[int], None] | None = None
     ) -> Removal:
         """Purge expired entries in short transactions, so writers are never held up for long."""
         now = self.clock()
         return self._remove_in_batches(EXPIRED, (now,), batch, progress)
 
     def evict(
-        self, tag: str, *, batch: int = 1000, progress: Callable[[int], None] | None = None
+        self, tag: str, *, batch: int | None = None, progress: Callable[[int], None] | None = None
     ) -> Removal:
         """Remove every entry stored with ``tag``."""
         return self._remove_in_batches("tag = ?", (tag,), batch, progress)
@@ -1374,26 +1374,36 @@ class Store:
         self,
         where: str,
         params: tuple[Any, ...],
-        batch: int,
+        batch: int | None,
         progress: Callable[[int], None] | None,
     ) -> Removal:
-        # Short transactions, so that writers are never held up for long.
+        # Short transactions, sized like clear's (about BATCH_SECONDS of write lock each, or
+        # ``batch`` entries), with clear's pause between them: without it this loop takes the
+        # write lock back before a queued writer sees it free, and holds them all off until the
+        # last expired entry of a large store is gone.
+        sizer = _BatchSizer(batch)
         count = size = 0
         while True:
+            limit = sizer.size
 
-            def write(conn: sqlite3.Connection) -> tuple[list[_Deleted], list[str | None]]:
+            def write(
+                conn: sqlite3.Connection, limit: int = limit
+            ) -> tuple[list[_Deleted], list[str | None]]:
                 rows = _delete_rows(
-                    conn, f"id IN (SELECT id FROM entries WHERE {where} LIMIT ?)", (*params, batch)
+                    conn, f"id IN (SELECT id FROM entries WHERE {where} LIMIT ?)", (*params, limit)
                 )
                 return rows, [row[2] for row in rows]
 
+            started = time.perf_counter()
             rows = self._removing(write)
+            sizer.adapt(len(rows), time.perf_counter() - started)
             count += len(rows)
             size += sum(row[0] for row in rows)
             if progress is not None and rows:
                 progress(len(rows))
-            if len(rows) < batch:
+            if len(rows) < limit:
                 return Removal(count, size)
+            time.sleep(BATCH_PAUSE)
 
     def check(
         self,

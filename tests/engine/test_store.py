@@ -7,6 +7,7 @@ import pickle
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -402,6 +403,24 @@ def test_expire_removes_only_expired_entries(store: Store, clock: FakeClock) -> 
     assert store.stats().count == 2
     assert store.has("fresh")
     assert store.has("forever")
+
+
+def test_a_large_purge_pauses_between_batches_for_other_writers(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.set_many([Item(f"old{i}", KeyParts(f"old{i}"), i, clock.now - 1) for i in range(2500)])
+    events: list[str] = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: events.append("pause"))
+
+    removed = store.expire(progress=lambda count: events.append(f"batch {count}"))
+
+    assert removed.count == 2500
+    batches = [event for event in events if event.startswith("batch")]
+    assert len(batches) >= 2  # the default first batch is FIRST_BATCH entries
+    # A pause after every full batch (the write lock is free long enough for a queued
+    # writer), none after the last.
+    assert events[0::2] == batches
+    assert events[1::2] == ["pause"] * (len(batches) - 1)
 
 
 def test_evict_removes_one_tags_entries(store: Store) -> None:
