@@ -33,6 +33,7 @@ from . import instrumentation
 from .backend_options import DiskCacheOptions, OptionError, parse_options
 from .engine import MISSING, Codec, Item, KeyParts, Removal, Stats, Store, family_of, statistics
 from .engine import insight as engine_insight
+from .engine.codec import is_native_int
 from .engine.store import EntryInfo, Problem
 
 # Django's test for keys memcached would reject (django.core.cache.backends.base), compiled
@@ -446,9 +447,16 @@ class DiskCache(BaseCache):
 
     def _key(self, key: Any, version: int | None) -> tuple[str, KeyParts]:
         made = self._made_key(key, version)
-        return made, KeyParts(
-            str(key), str(self.key_prefix), self.version if version is None else version
-        )
+        version = self.version if version is None else version
+        if not is_native_int(version):
+            # The version is stored (and signed) as a 64-bit integer: any other value would
+            # reach SQLite as an OverflowError or the signature as a TypeError.
+            # Not the value itself: a huge int or an odd object's repr has no place in a message.
+            raise InvalidCacheKey(
+                "DiskCache versions are whole numbers from -2**63 to 2**63-1; this one is"
+                f" {'out of that range' if type(version) is int else type(version).__name__}."
+            )
+        return made, KeyParts(str(key), str(self.key_prefix), version)
 
     def _expiry(self, timeout: float | object | None) -> float | None:
         return self.get_backend_timeout(timeout)  # type: ignore[arg-type]

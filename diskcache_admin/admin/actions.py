@@ -85,7 +85,7 @@ CLEAR_SECONDS = 10.0
 
 
 class _TimeUp(Exception):
-    def __init__(self, done: int, total: int) -> None:
+    def __init__(self, done: int, total: int | None) -> None:
         super().__init__(done, total)
         self.done = done
         self.total = total
@@ -104,8 +104,8 @@ class Clear(RemovalAction):
     def perform(self, adapter: VisibleAdapter, tag: str = "") -> str:
         deadline = time.monotonic() + CLEAR_SECONDS
 
-        def progress(done: int, total: int) -> None:
-            if done < total and time.monotonic() >= deadline:
+        def progress(done: int, total: int | None) -> None:
+            if (total is None or done < total) and time.monotonic() >= deadline:
                 raise _TimeUp(done, total)
 
         try:
@@ -118,7 +118,7 @@ class Clear(RemovalAction):
             ).format(
                 seconds=CLEAR_SECONDS,
                 done=f"{stop.done:,}",
-                total=f"{stop.total:,}",
+                total=_("an unknown number") if stop.total is None else f"{stop.total:,}",
                 alias=adapter.alias,
             )
         return str(self.done).format(amount=helpers.amount(removal.count, removal.size))

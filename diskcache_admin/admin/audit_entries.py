@@ -112,11 +112,14 @@ class AuditEntryAdmin(ReadOnlyAdmin, _ModelAdmin):
 
     @admin.display(description=_("who"), ordering="who")
     def who_shown(self, entry: AuditEntry) -> str:
-        return entry.who
+        return short(display_key(entry.who))
 
     @admin.display(description=_("user account"))
     def user_shown(self, entry: AuditEntry) -> str:
-        return str(entry.user) if entry.user_id is not None else "—"
+        # The account's username, not its __str__: a custom user model's can be anything.
+        if entry.user_id is None or entry.user is None:
+            return "—"
+        return short(display_key(str(entry.user.get_username())))
 
     @admin.display(description=_("made from"), ordering="via")
     def via_shown(self, entry: AuditEntry) -> str:

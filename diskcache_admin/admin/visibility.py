@@ -18,7 +18,7 @@ docs say). "Evict a tag" is key-level: it spares hidden keys.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from django.utils.translation import gettext
 
@@ -43,7 +43,7 @@ from ..inspection import (
     ValuePreview,
     maybe_take_snapshot,
 )
-from ..inspection.base import accepts
+from ..inspection.base import Progress, accepts
 
 # The histograms whose bars are made of key names or key metadata (inspection's histograms()).
 FAMILIES_CHART = "Top key families"
@@ -156,7 +156,7 @@ class VisibleAdapter:
     def clear_preview(self) -> Removal:
         return self._adapter.clear_preview()
 
-    def clear(self, progress: Callable[[int, int], None] | None = None) -> Removal:
+    def clear(self, progress: Progress | None = None) -> Removal:
         """``progress(done, total)`` after each batch, where the adapter clears in batches
         (DiskCache); whatever it raises stops the clear there, with the batches before done."""
         if progress is not None and accepts(self._adapter.clear, "progress"):

@@ -79,6 +79,19 @@ TABLES: Final = (
     """,
 )
 
+# What a row written by the engine holds: finite numbers and text. The tables are not signed (a
+# row is only a count), so a row planted with other types is skipped by every read and deleted
+# by the next prune, instead of failing the batch (and with it every get and set) or a page.
+_NUMBERS: Final = ("hits", "misses", "hit_score", "miss_score", "weight", "first_seen", "last_seen")
+_FINITE: Final = " AND ".join(
+    f"typeof({column}) IN ('integer', 'real') AND abs({column}) < 1e300" for column in _NUMBERS
+)
+SOUND: Final = {
+    "insight_keys": f"{_FINITE} AND typeof(version) = 'integer' AND typeof(user_key) = 'text'"
+    " AND typeof(prefix) = 'text' AND typeof(family) = 'text'",
+    "insight_families": f"{_FINITE} AND typeof(family) = 'text'",
+}
+
 _UPSERT_KEY: Final = (
     "INSERT INTO insight_keys (key, user_key, prefix, version, family, hits, misses, hit_score,"
     " miss_score, weight, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ? + ?, ?, ?)"
@@ -251,7 +264,12 @@ def _multiplier(conn: sqlite3.Connection, now: float) -> float:
     if landmark is None or landmark > now + HALF_LIFE:
         # A new table, or a landmark from a clock far ahead (set back since): start over here.
         if landmark is not None:
-            _rescale(conn, 2.0 ** ((landmark - now) / HALF_LIFE))
+            exponent = (landmark - now) / HALF_LIFE
+            if exponent > _RESCALE_EXPONENT:  # 2.0 ** exponent would overflow: start over
+                for table in TABLE_NAMES:
+                    conn.execute(f"DELETE FROM {table}")
+            else:
+                _rescale(conn, 2.0**exponent)
         _set_meta(conn, _LANDMARK, now)
         return 1.0
     exponent = (now - landmark) / HALF_LIFE
@@ -284,6 +302,10 @@ def _prune(conn: sqlite3.Connection, table: str, column: str, top: int) -> None:
     (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     if count <= 2 * top:
         return
+    if conn.execute(f"DELETE FROM {table} WHERE NOT ({SOUND[table]})").rowcount:
+        (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        if count <= 2 * top:
+            return
     # The weight (and, among equal weights, the reads) of the first row beyond the bound: rows
     # below it go. Ties (newcomers all start from the same floor) go to the rows with more
     # reads; rows equal on both stay, a few more than ``top`` at most. One scan that deletes in
@@ -387,7 +409,7 @@ def top_keys(
     if not _has_tables(conn):
         return []
     score = "miss_score" if misses else "hit_score"
-    conditions = [f"{score} > 0"]
+    conditions = [f"{score} > 0", SOUND["insight_keys"]]
     params: list[Any] = []
     for prefix in exclude_prefixes:
         if prefix:
@@ -409,7 +431,7 @@ def top_families(conn: sqlite3.Connection, *, limit: int = 20) -> list[FamilyRow
         return []
     rows = conn.execute(
         "SELECT family, hits, misses, first_seen, last_seen FROM insight_families"
-        " ORDER BY hit_score + miss_score DESC, family LIMIT ?",
+        f" WHERE {SOUND['insight_families']} ORDER BY hit_score + miss_score DESC, family LIMIT ?",
         (limit,),
     ).fetchall()
     return [FamilyRow(*row) for row in rows]

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from . import schema
 from .codec import Mode
 from .connection import delete_returning
 from .files import BadValueFile, Found, is_valid_name
@@ -249,9 +250,7 @@ class _Checker:
         # One snapshot for both: a write committing between them would look like drift.
         with self.interruptible(conn), store.db.read() as snapshot:
             counters = snapshot.execute("SELECT count, size FROM counters WHERE id = 0").fetchone()
-            actual = snapshot.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM entries"
-            ).fetchone()
+            actual = snapshot.execute(f"SELECT count(*), {schema.SIZE_SUM} FROM entries").fetchone()
         drift = counters is None or tuple(counters) != tuple(actual)
         if drift:
             problems.append(
@@ -359,7 +358,7 @@ class _Checker:
                 # (a hand edit: the triggers keep them exact through every write and crash).
                 conn.execute(
                     "UPDATE counters SET (count, size) ="
-                    " (SELECT count(*), coalesce(sum(size), 0) FROM entries) WHERE id = 0"
+                    f" (SELECT count(*), {schema.SIZE_SUM} FROM entries) WHERE id = 0"
                 )
 
         store.db.run_write(finish)

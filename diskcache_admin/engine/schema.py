@@ -89,9 +89,20 @@ INDEXES = (
 )
 
 # Triggers keep the entry count and total size exact in one row, so neither is ever a scan. A size
-# that is not an integer was written by someone else (the engine writes only integers): it counts
-# as 0, so that a forged ``inf`` cannot make the arithmetic NULL and every later write fail.
-_SIZE = "CASE WHEN typeof({0}.size) = 'integer' THEN {0}.size ELSE 0 END"
+# the engine never writes (not an integer, negative, or past 2**48 bytes: 256 TiB) was written by
+# someone else and counts as 0, so that a planted ``inf`` or 2**63-1 can neither make the sum NULL
+# (every later write would fail) nor push it past any SIZE_LIMIT (every write would evict all).
+MAX_SIZE = 2**48
+_KEPT = f"BETWEEN 0 AND {MAX_SIZE}"
+_SIZE = "CASE WHEN typeof({0}.size) = 'integer' AND {0}.size %s THEN {0}.size ELSE 0 END".replace(
+    "%s", _KEPT
+)
+# The same rule for a recount (a deleted counters row, check --fix): what the triggers would sum.
+# total(), not sum(): a sum past 64 bits is then a number, where sum() raises "integer overflow".
+SIZE_SUM = (
+    f"CAST(total(CASE WHEN typeof(size) = 'integer' AND size {_KEPT} THEN size ELSE 0 END)"
+    " AS INTEGER)"
+)
 TRIGGERS = (
     f"""
     CREATE TRIGGER IF NOT EXISTS entries_count_insert_6 AFTER INSERT ON entries BEGIN

@@ -19,7 +19,7 @@ from .codec import DIGEST_SIZE, Codec, CorruptValue, Mode, digest, int_content, 
 from .connection import StoreLocked
 from .eviction import POLICIES, Limits
 from .files import BadValueFile
-from .schema import EXPIRED, FINGERPRINT
+from .schema import EXPIRED, FINGERPRINT, SIZE_SUM
 from .statistics import SNAPSHOTS_KEPT, Shared, SnapshotRow, shared_for, writes_deferred
 
 logger = logging.getLogger("diskcache_admin.engine")
@@ -308,7 +308,7 @@ def _reseed_counters(conn: sqlite3.Connection) -> None:
     if conn.execute("SELECT 1 FROM counters WHERE id = 0").fetchone() is None:
         conn.execute(
             "INSERT OR IGNORE INTO counters (id, count, size, hits, misses)"
-            " SELECT 0, count(*), coalesce(sum(size), 0), 0, 0 FROM entries"
+            f" SELECT 0, count(*), {SIZE_SUM}, 0, 0 FROM entries"
         )
 
 

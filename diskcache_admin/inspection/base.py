@@ -156,9 +156,7 @@ class Stats:
 
     @property
     def hit_ratio(self) -> float | None:
-        if self.hits is None or self.misses is None or not (self.hits + self.misses):
-            return None
-        return self.hits / (self.hits + self.misses)
+        return _ratio(self.hits, self.misses)
 
 
 @dataclass(frozen=True)

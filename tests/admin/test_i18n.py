@@ -142,6 +142,7 @@ def pseudo_locale(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     work = tmp_path_factory.mktemp("pseudo")
     sources = [*sorted((PACKAGE / "admin").glob("*.py")), PACKAGE / "models.py"]
+    sources.append(PACKAGE / "wording.py")  # the statistics words the admin shares with the CLI
     for index, template in enumerate(TEMPLATES):
         converted = work / f"template{index}.py"
         converted.write_text(templatize(template.read_text(), origin=str(template)))

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from diskcache_admin.inspection.base import Problem
 from diskcache_admin.management.commands import cache as command_module
-from tests.cli.conftest import AuditSpy, fail, run
+from tests.cli.conftest import AuditSpy, backend_config, fail, run
 from tests.cli.fakes import BrokenAdapter, FakeAdapter, SilentAdapter
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +313,32 @@ def test_audit_failure_is_reported(fake: FakeAdapter, monkeypatch: pytest.Monkey
 
     assert message.startswith("Deleted 1 of 1 key from")
     assert "audit record could not be written" in message
+
+
+HUGE = "9" * 20  # past SQLite's 64-bit integers and sys.maxsize
+COUNT_OPTIONS = [("keys", "--limit"), ("top", "--limit")]
+BATCH_OPTIONS = [("clear", "--yes", "--batch-size"), ("check", "--batch-size")]
+
+
+@pytest.mark.parametrize(
+    ("args", "too_big", "maximum"),
+    [
+        *((args, big, "1,000,000,000") for args in COUNT_OPTIONS for big in ("1000000001", HUGE)),
+        *((args, big, "1,000,000") for args in BATCH_OPTIONS for big in ("1000001", HUGE)),
+        (("audit", "prune", "--older-than"), "36501", "36,500"),
+        (("audit", "prune", "--older-than"), HUGE, "36,500"),
+    ],
+)
+def test_a_whole_number_past_its_bound_is_a_usage_error(
+    args: tuple[str, ...], too_big: str, maximum: str
+) -> None:
+    message = fail(*args, too_big, code=2)
+
+    assert f"is more than {maximum}" in message
+
+
+def test_a_cache_version_sqlite_cannot_hold_is_refused(tmp_cache_dir: str) -> None:
+    with override_settings(CACHES={"default": backend_config("diskcache", tmp_cache_dir, "")}):
+        message = fail("set", "k", "v", "--version", "99999999999999999999", code=2)
+
+    assert "whole numbers from -2**63" in message

@@ -16,7 +16,7 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from diskcache_admin.inspection import get_adapter
+from diskcache_admin.inspection import Stats, get_adapter
 from diskcache_admin.management.cli import render
 from tests.cli.conftest import backend_config, fail, run
 
@@ -222,13 +222,18 @@ def test_stats_text_words_the_diskcache_fields(tmp_cache_dir: str) -> None:
 
 @given(
     st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, max_value=1e30, min_value=-1e30)
+        | st.text(max_size=5)
+        | st.frozensets(st.integers(), max_size=3),
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
         max_leaves=6,
     )
 )
 def test_an_extra_value_never_shows_its_python_spelling(value: object) -> None:
-    text = render._extra_text("some_field", value)
+    text = render.stats_lines(Stats(extra={"some_field": value}))[-1][1]
 
     for spelling in ("True", "False", "None", "[", "{", "'"):
         assert spelling not in text or spelling in repr_of_strings(value), (value, text)

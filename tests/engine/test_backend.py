@@ -10,13 +10,17 @@ import time
 import warnings
 from collections.abc import Callable
 from contextlib import closing
+from decimal import Decimal
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.core.cache import CacheKeyWarning, caches, close_caches
+from django.core.cache.backends.base import InvalidCacheKey
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from diskcache_admin.backend import DiskCache, signing_keys
 
@@ -534,3 +538,28 @@ def test_expiry_follows_a_patched_time_time(cache: DiskCache) -> None:
         assert cache.get("k") == "v"
     with mock.patch.object(time, "time", return_value=frozen + 2):
         assert cache.get("k") is None
+
+
+@given(
+    st.one_of(
+        st.integers().filter(lambda n: not -(2**63) <= n <= 2**63 - 1),
+        st.text(alphabet="abc", max_size=3),  # no space: that is a CacheKeyWarning first
+        st.floats(),
+        st.booleans(),
+        st.just(Decimal(2)),
+    )
+)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+def test_a_version_sqlite_cannot_hold_is_an_invalid_key_and_stores_nothing(
+    cache: DiskCache, version: object
+) -> None:
+    for write in (
+        lambda: cache.set("k", "v", version=version),  # type: ignore[arg-type]
+        lambda: cache.add("k", "v", version=version),  # type: ignore[arg-type]
+        lambda: cache.set_many({"k": "v"}, version=version),  # type: ignore[arg-type]
+        lambda: asyncio.run(cache.aset("k", "v", version=version)),
+    ):
+        with pytest.raises(InvalidCacheKey, match="whole numbers from -2\\*\\*63"):
+            write()
+    assert cache.get("k") is None
+    assert cache.get("k", version=1) is None

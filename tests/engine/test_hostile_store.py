@@ -470,12 +470,18 @@ def test_a_store_of_version_5_is_upgraded_in_place(
     assert reopened.check() == []
 
 
-@pytest.mark.parametrize("forged", [float("inf"), float("-inf"), 1.5, "12", b"12", 2**63 - 1])
+@pytest.mark.parametrize(
+    "forged", [float("inf"), float("-inf"), 1.5, "12", b"12", 2**63 - 1, -5, 2**48 + 1]
+)
 def test_a_forged_size_cannot_break_the_counters(store: Store, forged: object) -> None:
     before = store.stats().count
     put(store, "forged", "value")
     put(store, "other", "value")
     sql(store, "UPDATE entries SET size = ? WHERE key = 'forged'", (forged,))
+    sql(store, "DELETE FROM counters")  # the next write recounts: by the triggers' own rule
+    put(store, "recounted", "value")
+    assert sql(store, "SELECT typeof(size) FROM counters") == [("integer",)]
+    store.delete("recounted")
 
     assert store.get("forged") is MISSING  # the signature covers the size
     store.delete("forged")  # as the miss above may already have

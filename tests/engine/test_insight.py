@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import random
@@ -376,6 +377,46 @@ def test_an_infinite_landmark_planted_in_the_store_is_ignored(exact: DiskCache) 
     weights = dict(conn.execute("SELECT user_key, hit_score FROM insight_keys").fetchall())
 
     assert all(0 < weight < 2**64 for weight in weights.values()), weights
+
+
+def test_a_far_future_landmark_planted_in_the_store_starts_the_tables_over(
+    exact: DiskCache,
+) -> None:
+    exact.set("k", 1)
+    db = exact.store.db
+    start = 1_800_000_000.0
+    db.run_write(lambda conn: insight.write(conn, batch(a=(10, 0)), start))
+    with closing(sqlite3.connect(db.path)) as planted, planted:
+        planted.execute("UPDATE meta SET value = 9e18 WHERE name = 'insight_landmark'")
+
+    db.run_write(lambda conn: insight.write(conn, batch(b=(5, 0)), start + 1))  # no OverflowError
+
+    assert [row.user_key for row in insight.top_keys(db.connection())] == ["b"]
+
+
+@pytest.mark.parametrize("planted", ["zzz", b"\x00", float("inf"), float("-inf"), 1e308])
+@pytest.mark.parametrize("column", ["weight", "hits", "hit_score", "last_seen"])
+def test_a_planted_insight_row_neither_fails_reads_and_writes_nor_shows(
+    aliases: Callable[..., Any], planted: object, column: str
+) -> None:
+    with aliases(default={"OPTIONS": every_read(TOP=5)}):
+        cache = caches["default"]
+        cache.get("fam:planted")
+        cache.store.flush()
+        with closing(sqlite3.connect(cache.store.db.path)) as conn, conn:
+            for table in ("insight_keys", "insight_families"):
+                conn.execute(f"UPDATE {table} SET {column} = ?", (planted,))
+        for index in range(30):  # past twice TOP: every batch prunes
+            cache.set(f"fam:{index}", index)
+            assert cache.get(f"fam:{index}") == index
+            cache.store.flush()
+        conn = cache.store.db.connection()
+        keys = insight.top_keys(conn, limit=100) + insight.top_keys(conn, misses=True, limit=100)
+
+        assert "fam:planted" not in {row.user_key for row in keys}
+        assert all(math.isfinite(row.hits) and math.isfinite(row.misses) for row in keys)
+        families = insight.top_families(conn, limit=100)
+        assert all(math.isfinite(row.hits) for row in families)
 
 
 # -- processes and crashes -----------------------------------------------------------------------

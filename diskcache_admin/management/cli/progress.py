@@ -89,10 +89,6 @@ class Progress:
         self._lines = stream
 
     @property
-    def shown(self) -> bool:
-        return self._bar is not None or self._lines is not None
-
-    @property
     def elapsed(self) -> float:
         return self._clock() - self.started
 
@@ -192,11 +188,6 @@ class Progress:
         self.close()
 
 
-def accepts_progress(method: Callable[..., Any]) -> bool:
-    """Whether an adapter method takes a ``progress`` callback (the contract leaves it open)."""
-    return accepts(method, "progress")
-
-
 def call_with_progress(
     method: Callable[..., T], progress: Progress, *, absolute: bool = False, **kwargs: Any
 ) -> T:
@@ -206,7 +197,7 @@ def call_with_progress(
     count (``expire``, ``evict``). A method that reports can be stopped between batches with
     Ctrl-C (:meth:`Progress.stopping`); one that does not is interrupted wherever it is.
     """
-    if not accepts_progress(method):
+    if not accepts(method, "progress"):
         return method(**kwargs)
     kwargs["progress"] = progress.report if absolute else progress.advance
     progress.tracked = True

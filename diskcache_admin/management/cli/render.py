@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from diskcache_admin import wording
 from diskcache_admin.conf import conf
 from diskcache_admin.inspection._common import preview_of
 from diskcache_admin.inspection.base import Activity, Adapter, FamilyActivity, KeyInfo, Stats
@@ -306,57 +307,13 @@ def stats_lines(stats: Stats) -> list[tuple[str, str]]:
         rows.append((str(STAT_LABELS[name]), shown))
         if name == "misses" and stats.hit_ratio is not None:
             rows.append((gettext("hit ratio"), f"{stats.hit_ratio:.1%}"))
-    rows.extend(_extra_line(str(name), value) for name, value in stats.extra.items())
+    rows.extend(_extra_line(*row) for row in wording.extra_rows(stats.extra, _SPELLING))
     return rows
 
 
-# The backend-specific fields the adapters return in ``Stats.extra``, as a reader says them (the
-# admin words them alike, admin/statistics.py); ``--json`` keeps the raw values.
-_EXTRA_LABELS = {
-    "statistics": gettext_lazy("hit statistics recorded"),
-    "stats_since": gettext_lazy("statistics since"),
-    "cull_frequency": gettext_lazy("culling removes"),
-    "file_threshold": gettext_lazy("values in files from"),
-    "process_local": gettext_lazy("store of this process only"),
-    "server_wide": gettext_lazy("numbers for the whole server"),
-    "db_keys": gettext_lazy("keys in the Redis database"),
-    "used_memory_human": gettext_lazy("memory used (as Redis rounds it)"),
-}
-
-
-def _extra_line(name: str, value: Any) -> tuple[str, str]:
-    label = str(_EXTRA_LABELS.get(name, name.replace("_", " ")))
-    return escape(label), escape(_extra_text(name, value))
-
-
-def _extra_text(name: str, value: Any) -> str:
-    """An extra field's value in words: no Python spelling (``True``, ``None``, ``[...]``)."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if name == "stats_since" and value is None:
-        return gettext("nothing recorded yet")
-    if name == "stats_since" and number and math.isfinite(value):
-        return when(float(value))
-    if name == "file_threshold" and isinstance(value, int) and not isinstance(value, bool):
-        return human_size(value)
-    if name == "cull_frequency" and value == 0:
-        return gettext("the whole cache when full")
-    if name == "cull_frequency" and isinstance(value, int) and value > 0:
-        return gettext("1/{n} of the entries when full").format(n=value)
-    return _plain(value)
-
-
-def _plain(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return gettext("yes") if value else gettext("no")
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(item) for item in value) or "—"
-    if isinstance(value, dict):
-        return ", ".join(f"{_plain(k)}: {_plain(v)}" for k, v in value.items()) or "—"
-    return str(value)
+def _extra_line(label: str, text: str) -> tuple[str, str]:
+    # The admin's labels start with a capital; the CLI's rows do not ("hit ratio").
+    return escape(label[:1].lower() + label[1:]), escape(text)
 
 
 def key_json(info: KeyInfo) -> dict[str, Any]:
@@ -478,3 +435,7 @@ def activity_json(adapter: Adapter, table: str, activity: Activity[Any]) -> dict
         "entries_sampled": activity.entries_sampled,
         "rows": rows,
     }
+
+
+# Sizes as ``31.2 MB``, moments in UTC: the text a log or a terminal keeps.
+_SPELLING = wording.Spelling(size=human_size, moment=when)

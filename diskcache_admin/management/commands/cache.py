@@ -96,7 +96,18 @@ class CliParser(CommandParser):
         raise CommandError(_("Error: %(message)s") % {"message": message}, returncode=EXIT_USAGE)
 
 
-def positive_int(text: str) -> int:
+# Every whole-number option is bounded: a count past this is a typo, and an unbounded one reached
+# SQLite (64-bit integers), islice (sys.maxsize) or datetime arithmetic as a traceback.
+MAX_COUNT = 1_000_000_000
+# --older-than: a date this many days back is still one datetime can hold.
+MAX_DAYS = 36_500
+# --batch-size: a batch's removed rows are held in memory and its write lock holds every other
+# writer; past this a "batch" is the single transaction batching exists to avoid.
+MAX_BATCH_SIZE = 1_000_000
+
+
+def positive_int(text: str, maximum: int = MAX_COUNT) -> int:
+    """A whole number from 1 to ``maximum``; else an argparse error (exit status 2)."""
     try:
         number = int(text)
     except ValueError:
@@ -107,7 +118,20 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(
             _("%(text)s is not a positive number") % {"text": render.quote(text)}
         )
+    if number > maximum:
+        raise argparse.ArgumentTypeError(
+            _("%(text)s is more than %(maximum)s")
+            % {"text": render.quote(text), "maximum": f"{maximum:,}"}
+        )
     return number
+
+
+def days(text: str) -> int:
+    return positive_int(text, MAX_DAYS)
+
+
+def batch_size(text: str) -> int:
+    return positive_int(text, MAX_BATCH_SIZE)
 
 
 def _seconds(text: str, not_a_number: str, negative: str) -> float:
@@ -315,9 +339,7 @@ class Command(BaseCommand):
             "prune", help=summary, description=summary
         )
         add_global_options(prune)
-        prune.add_argument(
-            "--older-than", type=positive_int, required=True, metavar="DAYS", help=summary
-        )
+        prune.add_argument("--older-than", type=days, required=True, metavar="DAYS", help=summary)
         prune.add_argument("--dry-run", action="store_true", help=_("only say how many would go"))
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -1209,7 +1231,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=batch_size,
         default=None,
         metavar="N",
         help=_(
