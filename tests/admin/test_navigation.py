@@ -123,3 +123,18 @@ def test_the_audit_trail_filters_and_searches(admin_client: Client, superuser: A
     assert rows(f"?q={superuser.username}") == 1
     since = urlencode({"when__gte": (timezone.now() - datetime.timedelta(days=1)).isoformat()})
     assert rows(f"?{since}") == 2
+
+
+def test_the_audit_trail_shows_an_account_by_its_username_escaped(
+    admin_client: Client, superuser: Any, django_user_model: Any
+) -> None:
+    from diskcache_admin import audit
+
+    planted = django_user_model.objects.create_user(username="mallory\u202e\x1b[31m", password="x")
+    audit.record(alias="default", action="clear", summary="x", user=planted)
+
+    body = admin_client.get("/admin/diskcache_admin/auditentry/").content.decode()
+
+    assert "\u202e" not in body
+    assert "\x1b" not in body
+    assert "mallory\\u202e\\x1b[31m" in body
